@@ -38,7 +38,7 @@ for rule in "${rules[@]}"; do
 		for f in $forbidden; do
 			bad=$(printf '%s\n' "$deps" | grep -E "^${f//./\\.}(/|$)" | grep -v "^$pkg\$" || true)
 			if [ -n "$bad" ]; then
-				echo "check-deps: $pkg must not import $f (imports: $(echo $bad | tr '\n' ' '))" >&2
+				echo "check-deps: $pkg must not import $f (e.g. $(echo $bad | tr '\n' ' ' | cut -d' ' -f1-3))" >&2
 				fail=1
 			fi
 		done
