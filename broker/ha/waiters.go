@@ -1,0 +1,84 @@
+package ha
+
+import "container/heap"
+
+// waiter is one pending WaitForReplica call: it completes when some slave has acknowledged target.
+//
+// target and index are guarded by Master.mu. done is closed exactly once, by whoever removed the waiter
+// from the queue (the reader whose ack covered target, just after releasing Master.mu; or Close); err is
+// written before done is closed and read after.
+type waiter struct {
+	target int64         // the end offset the caller needs replicated
+	index  int           // position in the heap; -1 once removed
+	done   chan struct{} // closed when the waiter is completed
+	err    error         // nil on success; ErrClosed when the master shut down
+}
+
+// waitQueue is a min-heap of waiters ordered by target. An advancing ack pops from the top until the top's
+// target is beyond the ack, so waking k satisfied waiters out of n costs O(k log n) and an ack that satisfies
+// nobody costs O(1). It is not safe for concurrent use; Master.mu guards it.
+type waitQueue []*waiter
+
+func (q waitQueue) Len() int           { return len(q) }
+func (q waitQueue) Less(i, j int) bool { return q[i].target < q[j].target }
+func (q waitQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index = i
+	q[j].index = j
+}
+
+func (q *waitQueue) Push(x any) {
+	w := x.(*waiter)
+	w.index = len(*q)
+	*q = append(*q, w)
+}
+
+func (q *waitQueue) Pop() any {
+	old := *q
+	n := len(old)
+	w := old[n-1]
+	old[n-1] = nil
+	w.index = -1
+	*q = old[:n-1]
+	return w
+}
+
+// add queues w.
+func (q *waitQueue) add(w *waiter) { heap.Push(q, w) }
+
+// remove takes w out of the queue if it is still queued and reports whether it was.
+func (q *waitQueue) remove(w *waiter) bool {
+	if w.index < 0 {
+		return false
+	}
+	heap.Remove(q, w.index)
+	return true
+}
+
+// popReady removes every waiter whose target is at or below acked and appends it to dst. The caller
+// completes them (complete) after releasing the lock, so waking many senders does not extend the
+// critical section that new WaitForReplica calls contend on.
+func (q *waitQueue) popReady(acked int64, dst []*waiter) []*waiter {
+	for q.Len() > 0 && (*q)[0].target <= acked {
+		dst = append(dst, heap.Pop(q).(*waiter))
+	}
+	return dst
+}
+
+// complete wakes waiters removed by popReady (with a nil error) and returns ws emptied for reuse.
+func complete(ws []*waiter) []*waiter {
+	for i, w := range ws {
+		close(w.done)
+		ws[i] = nil
+	}
+	return ws[:0]
+}
+
+// failAll completes every queued waiter with err.
+func (q *waitQueue) failAll(err error) {
+	for q.Len() > 0 {
+		w := heap.Pop(q).(*waiter)
+		w.err = err
+		close(w.done)
+	}
+}
