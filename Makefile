@@ -37,9 +37,34 @@ build: ## Build every binary into bin/ (gorocket-namesrv, gorocket-broker, goroc
 		fi; \
 	done
 
+.PHONY: image-tarballs
+image-tarballs: ## Build the operator, broker and nameserver images as tarballs in dist/images (no container engine needed).
+	bash hack/build-images.sh -o dist/images
+
 .PHONY: run
 run: build ## The main job: start a local cluster (nameserver + brokers) and run a produce/consume demo.
 	$(LOCALBIN)/gorocketctl local up --demo --dir $(ROOT)/.local-cluster
+
+##@ Code generation
+
+CHART_DIR := charts/gorocket-operator
+
+.PHONY: generate
+generate: controller-gen ## Generate the API's DeepCopy methods (api/v1alpha1/zz_generated.deepcopy.go).
+	$(LOCALBIN)/controller-gen object paths="./api/..."
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRDs (config/crd/bases) and the operator ClusterRole (config/rbac/role.yaml), and copy them into the Helm chart.
+	$(LOCALBIN)/controller-gen rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
+	cp config/rbac/role.yaml $(CHART_DIR)/files/role.yaml
+
+.PHONY: verify
+verify: generate manifests ## Fail if generated code, CRDs, RBAC or the chart's copies are stale or uncommitted (regenerates, then git status).
+	@out=$$(git status --porcelain -- api config/crd config/rbac $(CHART_DIR)/crds $(CHART_DIR)/files); \
+		if [ -n "$$out" ]; then echo "generated files differ from the commit (run make generate manifests, commit):"; echo "$$out"; \
+		git --no-pager diff -- api config/crd config/rbac $(CHART_DIR)/crds $(CHART_DIR)/files; exit 1; fi
 
 ##@ Checks
 
@@ -57,6 +82,12 @@ lint: ## gofmt check, go vet, and the dependency-direction check (hack/check-dep
 		if [ -n "$$out" ]; then echo "gofmt needs to run on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	bash hack/check-deps.sh
+
+.PHONY: helm-lint
+helm-lint: helm ## helm lint and helm template the operator chart (cluster-wide and namespaced).
+	$(LOCALBIN)/helm lint --strict $(CHART_DIR)
+	$(LOCALBIN)/helm lint --strict $(CHART_DIR) --set 'watchNamespaces={a,b}'
+	$(LOCALBIN)/helm template gorocket $(CHART_DIR) --include-crds --kube-version $(K8S_VERSION) >/dev/null
 
 ##@ Tests
 
