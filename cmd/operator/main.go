@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/klog/v2"
@@ -25,7 +26,7 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	opts := manager.DefaultOptions()
 	var watchNamespaces, logLevel, logFormat string
-	var showVersion bool
+	var showVersion, registrationChecks bool
 	fs := flag.NewFlagSet("gorocket-operator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", opts.MetricsBindAddress, `address of the Prometheus metrics endpoint; "0" disables it`)
@@ -39,6 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.ClusterDomain, "cluster-domain", "", `cluster DNS domain appended to pod DNS names (e.g. "cluster.local"); empty uses "<ns>.svc"`)
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&logFormat, "log-format", "json", "log format: json or text")
+	fs.BoolVar(&registrationChecks, "registration-checks", true, "ask the nameservers which brokers are registered (BrokersRegistered condition; a roll waits for the restarted broker to re-register)")
 	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -60,6 +62,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctrl.SetLogger(log)
 	klog.SetLogger(log)
 	setup := log.WithName("setup")
+
+	if registrationChecks {
+		opts.AdminClientFactory = newAdminClientFactory(slog.New(logr.ToSlogHandler(log.WithName("admin"))), 5*time.Second)
+	}
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
