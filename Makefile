@@ -113,6 +113,10 @@ fuzz: ## Short runs of every fuzz target (FUZZTIME=60s for the documented long r
 bench: ## Run the Go benchmarks (see docs/benchmarks.md for the recorded figures).
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+.PHONY: bench-nats
+bench-nats: build ## Side-by-side publish benchmark, gorocket vs NATS JetStream (test/natsbench/run.sh; W= S= D= to tune).
+	bash test/natsbench/run.sh $(if $(W),-w $(W)) $(if $(S),-s $(S)) $(if $(D),-d $(D))
+
 ##@ Tools (installed into bin/ from the Go module proxy; nothing else is downloaded)
 
 .PHONY: envtest
