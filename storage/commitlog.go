@@ -25,6 +25,22 @@ type commitBuf struct {
 	data  []byte
 }
 
+// notifier is a broadcast without a lock: wait returns a channel that the next notify
+// closes.
+type notifier struct{ ch atomic.Pointer[chan struct{}] }
+
+func (n *notifier) init() {
+	c := make(chan struct{})
+	n.ch.Store(&c)
+}
+
+func (n *notifier) wait() <-chan struct{} { return *n.ch.Load() }
+
+func (n *notifier) notify() {
+	c := make(chan struct{})
+	close(*n.ch.Swap(&c))
+}
+
 type queueKey struct {
 	topic string
 	qid   int32
@@ -45,21 +61,22 @@ type commitLog struct {
 	segs  []*mappedFile
 
 	// mu is the appender lock; it guards every field down to raw.
-	mu        sync.Mutex
-	spaceCond sync.Cond // buffer returned, next segment ready, raw append done, close
-	cur       *commitBuf
-	ready     []*commitBuf
-	free      []*commitBuf
-	nbufs     int
-	writePos  int64
-	active    *mappedFile
-	next      *mappedFile
-	nextErr   error
-	queueOffs map[queueKey]*int64
-	lastTs    int64
-	closed    bool
-	rawBusy   bool
-	raw       rawParser
+	mu         sync.Mutex
+	spaceCond  sync.Cond // buffer returned, next segment ready, raw append done, close
+	cur        *commitBuf
+	ready      []*commitBuf
+	free       []*commitBuf
+	nbufs      int
+	writePos   int64
+	active     *mappedFile
+	next       *mappedFile
+	nextErr    error
+	queueOffs  map[queueKey]*int64
+	lastTs     int64
+	closed     bool
+	rawBusy    bool
+	allocating bool // the allocator is creating a segment
+	raw        rawParser
 
 	failed         atomic.Pointer[error] // set once by fail
 	commitMu       sync.Mutex            // serialises commitPending (committer, SYNC flusher, close)
@@ -75,9 +92,8 @@ type commitLog struct {
 	allocWake  chan struct{}
 	onCommit   func() // wakes the dispatcher
 
-	waitMu   sync.Mutex
-	flushCh  chan struct{} // closed after every flush (and on failure)
-	commitCh chan struct{} // closed after every commit (and on failure)
+	flushes notifier // notified after every flush (and on failure)
+	commits notifier // notified after every commit (and on failure)
 
 	started    bool
 	stopCommit chan struct{}
@@ -99,8 +115,6 @@ func newCommitLog(log *slog.Logger, opts *Options) *commitLog {
 		commitWake: make(chan struct{}, 1),
 		flushWake:  make(chan struct{}, 1),
 		allocWake:  make(chan struct{}, 1),
-		flushCh:    make(chan struct{}),
-		commitCh:   make(chan struct{}),
 		stopCommit: make(chan struct{}),
 		stopFlush:  make(chan struct{}),
 		stopAlloc:  make(chan struct{}),
@@ -111,6 +125,8 @@ func newCommitLog(log *slog.Logger, opts *Options) *commitLog {
 	}
 	clock := opts.Clock
 	cl.now = func() int64 { return clock().UnixMilli() }
+	cl.flushes.init()
+	cl.commits.init()
 	cl.spaceCond.L = &cl.mu
 	return cl
 }
@@ -340,13 +356,13 @@ func (cl *commitLog) appendMessages(msgs []Message, sizes []int, sysFlags, crcs 
 		total += n
 	}
 	cl.mu.Lock()
-	defer cl.mu.Unlock()
 	for {
 		if cl.waitRawLocked() {
 			continue
 		}
 		w, err := cl.roomLocked(int64(total), true)
 		if err != nil {
+			cl.mu.Unlock()
 			return err
 		}
 		if w {
@@ -354,6 +370,7 @@ func (cl *commitLog) appendMessages(msgs []Message, sizes []int, sysFlags, crcs 
 		}
 		w, err = cl.ensureBufLocked(total)
 		if err != nil {
+			cl.mu.Unlock()
 			return err
 		}
 		if !w {
@@ -391,6 +408,7 @@ func (cl *commitLog) appendMessages(msgs []Message, sizes []int, sysFlags, crcs 
 	if counter != nil {
 		*counter = qo + int64(len(msgs))
 	}
+	cl.mu.Unlock()
 	cl.wakeCommitter()
 	return nil
 }
@@ -609,14 +627,14 @@ func (cl *commitLog) commitBuf(b *commitBuf) error {
 }
 
 func (cl *commitLog) afterCommit() {
-	if d := cl.opts.FlushDirtyBytes; cl.opts.FlushDiskType == AsyncFlush && d > 0 && cl.committed.Load()-cl.flushed.Load() >= d {
-		wake(cl.flushWake)
+	if cl.opts.FlushDiskType == AsyncFlush {
+		c, f := cl.committed.Load(), cl.flushed.Load()
+		if d := cl.opts.FlushDirtyBytes; (d > 0 && c-f >= d) || cl.flushRequested.Load() > f {
+			wake(cl.flushWake)
+		}
 	}
 	cl.onCommit()
-	cl.waitMu.Lock()
-	close(cl.commitCh)
-	cl.commitCh = make(chan struct{})
-	cl.waitMu.Unlock()
+	cl.commits.notify()
 }
 
 // fail puts the commit log into the failed state: appends and waiters get ErrFailed.
@@ -628,12 +646,8 @@ func (cl *commitLog) fail(err error) {
 	cl.mu.Lock()
 	cl.spaceCond.Broadcast()
 	cl.mu.Unlock()
-	cl.waitMu.Lock()
-	close(cl.flushCh)
-	cl.flushCh = make(chan struct{})
-	close(cl.commitCh)
-	cl.commitCh = make(chan struct{})
-	cl.waitMu.Unlock()
+	cl.flushes.notify()
+	cl.commits.notify()
 }
 
 func (cl *commitLog) failure() error {
@@ -714,15 +728,13 @@ func (cl *commitLog) flushTo(target int64) error {
 	}
 	cl.flushed.Store(target)
 	cl.flushCount.Add(1)
-	cl.waitMu.Lock()
-	close(cl.flushCh)
-	cl.flushCh = make(chan struct{})
-	cl.waitMu.Unlock()
+	cl.flushes.notify()
 	return nil
 }
 
 // waitFlushed blocks until every byte below target is durable, the timeout passes, or ctx
-// ends. Under ASYNC_FLUSH it asks the flusher for an early flush.
+// ends. Under ASYNC_FLUSH it asks the flusher for an early flush (under SYNC_FLUSH the
+// append already woke it).
 func (cl *commitLog) waitFlushed(ctx context.Context, target int64, timeout time.Duration) error {
 	if cl.flushed.Load() >= target {
 		return nil
@@ -734,36 +746,40 @@ func (cl *commitLog) waitFlushed(ctx context.Context, target int64, timeout time
 				break
 			}
 		}
+		wake(cl.flushWake)
 	}
-	wake(cl.flushWake)
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		cl.waitMu.Lock()
-		ch := cl.flushCh
-		cl.waitMu.Unlock()
-		if cl.flushed.Load() >= target {
-			return nil
+	var timer *time.Timer
+	err := func() error {
+		for {
+			ch := cl.flushes.wait()
+			if cl.flushed.Load() >= target {
+				return nil
+			}
+			if err := cl.failure(); err != nil {
+				return err
+			}
+			if timer == nil {
+				timer = time.NewTimer(timeout)
+			}
+			select {
+			case <-ch:
+			case <-timer.C:
+				return fmt.Errorf("%w: waited %v for offset %d (flushed %d)", ErrFlushTimeout, timeout, target, cl.flushed.Load())
+			case <-ctx.Done():
+				return fmt.Errorf("%w: %w", ErrFlushTimeout, ctx.Err())
+			}
 		}
-		if err := cl.failure(); err != nil {
-			return err
-		}
-		select {
-		case <-ch:
-		case <-timer.C:
-			return fmt.Errorf("%w: waited %v for offset %d (flushed %d)", ErrFlushTimeout, timeout, target, cl.flushed.Load())
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %w", ErrFlushTimeout, ctx.Err())
-		}
+	}()
+	if timer != nil {
+		timer.Stop()
 	}
+	return err
 }
 
 // waitCommitted blocks until committed > off or ctx ends.
 func (cl *commitLog) waitCommitted(ctx context.Context, off int64) error {
 	for {
-		cl.waitMu.Lock()
-		ch := cl.commitCh
-		cl.waitMu.Unlock()
+		ch := cl.commits.wait()
 		if cl.committed.Load() > off {
 			return nil
 		}
@@ -799,16 +815,20 @@ func (cl *commitLog) allocatorLoop() {
 		var start int64
 		if need {
 			start = cl.active.end()
+			cl.allocating = true
 		}
 		cl.mu.Unlock()
 		if !need {
 			continue
 		}
 		seg, err := cl.createSegment(start, cl.fillMode())
+		cl.mu.Lock()
+		cl.allocating = false // in the same critical section as the install below
 		if errors.Is(err, errAborted) {
+			cl.spaceCond.Broadcast()
+			cl.mu.Unlock()
 			return
 		}
-		cl.mu.Lock()
 		if cl.closed || cl.active == nil || cl.active.end() != start {
 			// Close or a reset raced with us; the file is harmless but unused.
 			if seg != nil {
@@ -928,12 +948,8 @@ func (cl *commitLog) close() error {
 	if next != nil {
 		next.destroy(false) // keep the warmed file for the next Open
 	}
-	cl.waitMu.Lock()
-	close(cl.flushCh)
-	cl.flushCh = make(chan struct{})
-	close(cl.commitCh)
-	cl.commitCh = make(chan struct{})
-	cl.waitMu.Unlock()
+	cl.flushes.notify()
+	cl.commits.notify()
 	return err
 }
 

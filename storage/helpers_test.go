@@ -2,10 +2,8 @@ package storage
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -144,6 +142,14 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// waitFlushed waits until everything appended is durable (asking the flusher to hurry).
+func waitFlushed(t testing.TB, s *Store) {
+	t.Helper()
+	if err := s.WaitFlushed(context.Background(), s.MaxPhyOffset(), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // waitDispatched waits until every committed byte has been dispatched.
 func waitDispatched(t testing.TB, s *Store) {
 	t.Helper()
@@ -183,6 +189,3 @@ func getAll(t testing.TB, s *Store, topic string, qid int32) []Record {
 		off = r.NextBeginOffset
 	}
 }
-
-var _ = fmt.Sprintf
-var _ = os.Getpid

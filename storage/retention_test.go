@@ -46,7 +46,7 @@ func TestRetention(t *testing.T) {
 				mustAppend(t, s, msg("Ret", int32(i%2), strings.Repeat("r", 1800), PropertyKeys, "k"))
 			}
 			waitDispatched(t, s)
-			waitFor(t, "flush", func() bool { return s.FlushedPhyOffset() == s.MaxPhyOffset() })
+			waitFlushed(t, s)
 			before := s.Stats()
 			if before.Segments < 4 {
 				t.Fatalf("only %d segments", before.Segments)

@@ -77,7 +77,7 @@ type AppendResult struct {
 
 // MsgID is the offsetMsgId of a single message, or the members' ids joined by "," for a
 // batch (what the send response carries).
-func (r *AppendResult) MsgID() string {
+func (r AppendResult) MsgID() string {
 	if r.phys == nil {
 		return OffsetMsgID(r.storeHost, r.PhysicalOffset)
 	}
@@ -85,7 +85,7 @@ func (r *AppendResult) MsgID() string {
 }
 
 // MsgIDs lists the offsetMsgId of every message of the call.
-func (r *AppendResult) MsgIDs() []string {
+func (r AppendResult) MsgIDs() []string {
 	if r.phys == nil {
 		if r.MsgNum == 0 {
 			return nil
@@ -100,7 +100,7 @@ func (r *AppendResult) MsgIDs() []string {
 }
 
 // PhysicalOffsets lists the commit-log offset of every message of the call.
-func (r *AppendResult) PhysicalOffsets() []int64 {
+func (r AppendResult) PhysicalOffsets() []int64 {
 	if r.phys == nil {
 		if r.MsgNum == 0 {
 			return nil
@@ -529,6 +529,9 @@ func (s *Store) resetEmpty(offset int64) error {
 	defer cl.mu.Unlock()
 	if err := cl.checkLocked(); err != nil {
 		return err
+	}
+	for cl.allocating { // the allocator may be creating a file this reset would collide with
+		cl.spaceCond.Wait()
 	}
 	cl.segMu.RLock()
 	empty := len(cl.segs) == 1 && cl.writePos == cl.segs[0].start && cl.committed.Load() == cl.writePos &&
@@ -1196,6 +1199,6 @@ func (s *Store) Close() error {
 		s.log.Error("store closed with errors; the next Open will run crash recovery", "err", err)
 		return err
 	}
-	s.log.Info("store closed", "maxPhyOffset", s.cl.writePos)
+	s.log.Info("store closed", "maxPhyOffset", s.cl.maxOffset())
 	return nil
 }

@@ -168,7 +168,7 @@ func TestGetMessagesStatus(t *testing.T) {
 	o := smallOptions(root, fsys)
 	o.MaxTransferCountOnMessageInMemory = 5
 	s := openStore(t, o)
-	tagA, tagB := TagsCode("A"), TagsCode("B")
+	tagB := TagsCode("B")
 	for i := 0; i < 10; i++ {
 		tag := "A"
 		if i >= 6 {
@@ -231,7 +231,6 @@ func TestGetMessagesStatus(t *testing.T) {
 			}
 		})
 	}
-	_ = tagA
 
 	// Retention: with the first segments gone the queue reports OFFSET_TOO_SMALL and
 	// OFFSET_OVERFLOW_BADLY corrects to max.
@@ -246,7 +245,7 @@ func TestGetMessagesStatus(t *testing.T) {
 		mustAppend(t, s2, msg("R", 0, body))
 	}
 	waitDispatched(t, s2)
-	waitFor(t, "flush", func() bool { return s2.FlushedPhyOffset() == s2.MaxPhyOffset() })
+	waitFlushed(t, s2)
 	clk.Set(time.Date(2024, 1, 1, 4, 30, 0, 0, time.UTC))
 	rep, err := s2.DeleteExpiredFiles()
 	if err != nil || len(rep.DeletedSegments) == 0 {
@@ -261,7 +260,7 @@ func TestGetMessagesStatus(t *testing.T) {
 		t.Fatalf("too small: %v %d", r.Status, r.NextBeginOffset)
 	}
 	r, _ = s2.GetMessages("R", 0, 150, 32, 0, nil)
-	if r.Status != GetOverflowBadlyOrMax(r.Status) || r.NextBeginOffset != hi {
+	if r.Status != GetOffsetOverflowBadly || r.NextBeginOffset != hi {
 		t.Fatalf("overflow badly with min > 0: %v %d", r.Status, r.NextBeginOffset)
 	}
 	r, _ = s2.GetMessages("R", 0, lo, 32, 0, nil)
@@ -270,9 +269,6 @@ func TestGetMessagesStatus(t *testing.T) {
 	}
 	r.Release()
 }
-
-// GetOverflowBadlyOrMax keeps the table above readable.
-func GetOverflowBadlyOrMax(GetStatus) GetStatus { return GetOffsetOverflowBadly }
 
 func TestSegmentRollWritesBlankRecord(t *testing.T) {
 	forEachConfig(t, func(t *testing.T, o Options) {
