@@ -100,6 +100,10 @@ test: lint envtest helm ## Everything CI runs: lint, then every unit, integratio
 test-short: ## Fast inner loop: unit tests only (-short skips process-level and envtest suites).
 	$(GO) test -short -count=1 ./...
 
+.PHONY: test-storage-crash
+test-storage-crash: ## Storage crash and recovery suites only (SIGKILL child, torn tails, every-fsync crash images, lock refusal).
+	$(GO) test -race -count=1 -run 'TestHelperProcess|TestCrash|TestRecovery|TestLock|TestIndexRecovery' ./storage/...
+
 .PHONY: fuzz
 fuzz: ## Short runs of every fuzz target (FUZZTIME=60s for the documented long run).
 	@for pkg in $$($(GO) list ./...); do \
