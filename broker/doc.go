@@ -22,9 +22,12 @@
 // # Send path and replication
 //
 // A send is: decode → checks (role, permission, topic, size) → build StoreMessage → store.Put
-// → Server.waitReplica (today: masters answer at once; the HA issue inserts the wait for the
-// slave acknowledgement there and maps it to SLAVE_NOT_AVAILABLE / FLUSH_SLAVE_TIMEOUT) →
-// response. A broker whose brokerRole is SLAVE refuses writes with SERVICE_NOT_AVAILABLE.
+// → Server.waitReplica → response. waitReplica (replication.go) makes a SYNC_MASTER wait until a
+// slave acknowledged the appended bytes (broker/ha Master.WaitForReplica) and maps failures to
+// SLAVE_NOT_AVAILABLE / FLUSH_SLAVE_TIMEOUT; an ASYNC_MASTER answers at once. A broker whose
+// brokerRole is SLAVE refuses writes with SERVICE_NOT_AVAILABLE, replicates its master's commit
+// log (broker/ha Slave, pointed at the master by haMasterAddress or the REGISTER_BROKER
+// responses) and follows its master's metadata (slavesync.go). See docs/replication.md.
 //
 // # Lock order
 //
@@ -33,7 +36,12 @@
 // touch them (each lock released before the next is taken):
 //
 //	topic.Manager.mu → group.Manager.mu → client.Registry.mu → client.Locks.mu →
-//	offset.Manager.mu → longpoll.Holder.mu → Server.connMu → Server.regMu → scheduleService.mu
+//	offset.Manager.mu → longpoll.Holder.mu → Server.connMu → Server.regMu → scheduleService.mu →
+//	slaveSync.mu
+//
+// broker/ha's locks (ha.Master.mu, ha.Slave.mu, see broker/ha/doc.go) are never taken while a
+// broker lock is held: Server.onRegisterResponse calls Slave.SetMasterAddress before it takes
+// Server.regMu, and runtime info reads Master.State / Slave.State without broker locks.
 //
 // offset.Manager.persist is taken before offset.Manager.mu (Persist only). Callbacks run
 // outside every lock: topic change hooks (re-registration) are signalled through a channel, long-
@@ -43,7 +51,9 @@
 // # Goroutines
 //
 // Server.Start runs: the remoting server, one registration loop, one housekeeping loop (offset
-// persistence, client expiry, lock sweep, statistics), and the schedule loop. Close stops them in
-// reverse order, wakes parked pulls, unregisters from the nameservers, persists the tables and
-// closes the store.
+// persistence, client expiry, lock sweep, statistics), and on a master the schedule loop and the
+// HA master (an accept loop and two goroutines per slave connection), on a slave the HA slave
+// (connection loop and heartbeat) and the metadata sync loop. Close stops the loops, unregisters
+// from the nameservers, wakes parked pulls, stops the remoting server (in-flight sends finish),
+// closes replication, persists the tables and closes the store.
 package broker

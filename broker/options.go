@@ -34,7 +34,22 @@ type Options struct {
 	MaxSuspend time.Duration
 	// NotifyTimeout bounds writing one NOTIFY_CONSUMER_IDS_CHANGED.
 	NotifyTimeout time.Duration
+	// HAListenAddr is where a master listens for slaves ("host:port"). Default: the host of
+	// ListenAddr and haListenPort, or port 0 (any free port) when ListenAddr's port is 0. The
+	// bound port is advertised as haServerAddr = brokerIP2:port.
+	HAListenAddr string
+	// SlaveSyncInterval is the period of a slave's metadata sync with its master (topics,
+	// subscription groups, consumer and delay offsets; Java's SlaveSynchronize runs every 10 s).
+	SlaveSyncInterval time.Duration
+	// SlaveReadLagBytes is the "consumer is far behind" threshold for suggesting a pull from the
+	// slave (slaveReadEnable): the last message a pull returns is more than this many bytes behind
+	// the commit-log end. 0 means Java's rule: accessMessageInMemoryMaxRatio percent of the
+	// machine's physical memory (the message is probably no longer in the page cache).
+	SlaveReadLagBytes int64
 }
+
+// DefaultSlaveSyncInterval is the default Options.SlaveSyncInterval.
+const DefaultSlaveSyncInterval = 10 * time.Second
 
 // OptionsFromConfig returns Options for a resolved configuration.
 func OptionsFromConfig(c conf.BrokerConfig) Options {
@@ -47,6 +62,7 @@ func OptionsFromConfig(c conf.BrokerConfig) Options {
 		LockLease:            60 * time.Second,
 		MaxSuspend:           25 * time.Second,
 		NotifyTimeout:        3 * time.Second,
+		SlaveSyncInterval:    DefaultSlaveSyncInterval,
 	}
 }
 
@@ -71,6 +87,23 @@ func (o *Options) setDefaults() error {
 	}
 	if o.NotifyTimeout <= 0 {
 		o.NotifyTimeout = 3 * time.Second
+	}
+	if o.SlaveSyncInterval <= 0 {
+		o.SlaveSyncInterval = DefaultSlaveSyncInterval
+	}
+	if o.SlaveReadLagBytes < 0 {
+		return fmt.Errorf("%w: SlaveReadLagBytes %d is negative", ErrInvalidOptions, o.SlaveReadLagBytes)
+	}
+	if o.HAListenAddr == "" {
+		host, port, err := net.SplitHostPort(o.ListenAddr)
+		if err != nil {
+			return fmt.Errorf("%w: listen address %q: %v", ErrInvalidOptions, o.ListenAddr, err)
+		}
+		haPort := strconv.Itoa(o.Config.HAListenPort)
+		if port == "0" {
+			haPort = "0"
+		}
+		o.HAListenAddr = net.JoinHostPort(host, haPort)
 	}
 	c := o.Config
 	switch {

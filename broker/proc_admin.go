@@ -314,8 +314,8 @@ func (s *Server) handleGetRuntimeInfo(rc *reqCtx, req *protocol.RemotingCommand)
 	return bodyResponse(protocol.KVTable{Table: s.runtimeInfo()})
 }
 
-// runtimeInfo builds the GET_BROKER_RUNTIME_INFO table. Replication fields are present with
-// master values so tools can rely on the keys; the HA issue fills them for real.
+// runtimeInfo builds the GET_BROKER_RUNTIME_INFO table; replication keys come from
+// haRuntimeInfo (docs/replication.md).
 func (s *Server) runtimeInfo() map[string]string {
 	st := s.stats.snapshot()
 	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
@@ -358,12 +358,8 @@ func (s *Server) runtimeInfo() map[string]string {
 		"consumerConnections":                  strconv.Itoa(consumers),
 		"producerConnections":                  strconv.Itoa(producers),
 		"topicCount":                           strconv.Itoa(len(s.topicWrapper().TopicConfigTable)),
-		// Replication (HA issue): a master without slaves reports no slave lag.
-		"msgPutTotalSlaveFallBehind": "0",
-		"haConnectionCount":          "0",
-		"masterAddr":                 "",
-		"slaveFallBehindMuch":        "0",
 	}
+	s.haRuntimeInfo(t)
 	return t
 }
 

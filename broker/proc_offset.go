@@ -32,6 +32,9 @@ func (s *Server) handleUpdateConsumerOffset(rc *reqCtx, req *protocol.RemotingCo
 		return nil, protocol.Errorf(protocol.RespSystemError, "decode header: %v", err)
 	}
 	s.offsets.Commit(h.ConsumerGroup, h.Topic, h.QueueID, h.CommitOffset)
+	// A slave keeps the commit (a Java client commits to the slave while the master is down) and
+	// forwards it to the master when the master is reachable again (slaveSync).
+	s.slaveSync.notePending(h.ConsumerGroup, h.Topic, h.QueueID, h.CommitOffset)
 	return protocol.NewResponse(protocol.RespSuccess, ""), nil
 }
 

@@ -146,7 +146,7 @@ func (s *Server) pullOnce(h *protocol.PullMessageRequestHeader, sub *client.Subs
 		code = protocol.RespSystemError
 	}
 	suggest := int64(protocol.MasterID)
-	if res.SuggestSlave && s.opts.Config.SlaveReadEnable {
+	if s.opts.Config.SlaveReadEnable && s.consumingSlowly(res) {
 		suggest = slowBrokerID
 	}
 	if code == protocol.RespPullOffsetMoved {
@@ -167,6 +167,16 @@ func (s *Server) pullOnce(h *protocol.PullMessageRequestHeader, sub *client.Subs
 		s.stats.get(h.Topic, len(res.Records), n)
 	}
 	return resp
+}
+
+// consumingSlowly is Java's "suggest pulling from the slave" test: the last message read is far
+// behind the commit-log end. The distance is Options.SlaveReadLagBytes when set, else the store's
+// own rule (accessMessageInMemoryMaxRatio percent of physical memory: no longer in the page cache).
+func (s *Server) consumingSlowly(res GetResult) bool {
+	if s.opts.SlaveReadLagBytes <= 0 {
+		return res.SuggestSlave
+	}
+	return res.LastPhysOffset >= 0 && s.store.MaxPhysOffset()-res.LastPhysOffset > s.opts.SlaveReadLagBytes
 }
 
 func (s *Server) pullResponse(code int32, remark string, res GetResult, h *protocol.PullMessageRequestHeader, suggest int64) *protocol.RemotingCommand {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -31,6 +32,9 @@ func (s *Server) handleSend(rc *reqCtx, req *protocol.RemotingCommand) (*protoco
 // creating the topic when allowed. The returned error is a *protocol.ResponseError.
 func (s *Server) checkSend(h *protocol.SendMessageRequestHeader) (topic.Config, error) {
 	cfg := s.opts.Config
+	if s.closing.Load() {
+		return topic.Config{}, protocol.Errorf(protocol.RespServiceNotAvailable, "the broker[%s] is shutting down", cfg.BrokerName)
+	}
 	if cfg.BrokerRole == conf.RoleSlave {
 		return topic.Config{}, protocol.Errorf(protocol.RespServiceNotAvailable, "the broker[%s] is a slave, not allowed to write", cfg.BrokerName)
 	}
@@ -120,7 +124,17 @@ func (s *Server) sendOne(rc *reqCtx, req *protocol.RemotingCommand, h *protocol.
 		}
 	}
 	s.finishProperties(m, props)
-	res, code, remark := s.putMessage(m)
+	if m.WaitStoreOK && s.syncReplication() {
+		res, code, remark := s.storeMessage(m)
+		if code != protocol.RespSuccess {
+			return s.sendResponse(h, m, res, code, remark)
+		}
+		return s.replyWhenReplicated(rc, res, func(code int32, remark string) (*protocol.RemotingCommand, error) {
+			s.stats.put(m.Topic, max(res.Count, 1), len(m.Body))
+			return s.sendResponse(h, m, res, code, remark)
+		})
+	}
+	res, code, remark := s.putMessage(rc.ctx, m)
 	return s.sendResponse(h, m, res, code, remark)
 }
 
@@ -159,8 +173,23 @@ func (s *Server) finishProperties(m *StoreMessage, props map[string]string) {
 	m.Properties = message.FormatProperties(props)
 }
 
-// putMessage stores m and maps the result to a response code.
-func (s *Server) putMessage(m *StoreMessage) (PutResult, int32, string) {
+// storeMessage appends m to the local store and maps the outcome to a response code.
+func (s *Server) storeMessage(m *StoreMessage) (PutResult, int32, string) {
+	res, err := s.store.Put(m)
+	if err != nil {
+		s.log.Warn("store put failed", "topic", m.Topic, "queueId", m.QueueID, "err", err)
+		return res, protocol.RespSystemError, fmt.Sprintf("store put failed: %v", err)
+	}
+	code, remark := s.putStatusCode(res.Status)
+	if code != protocol.RespSuccess && storedCode(code) {
+		s.stats.put(m.Topic, max(res.Count, 1), len(m.Body)) // stored, but the flush timed out
+	}
+	return res, code, remark
+}
+
+// putMessage stores m, waits for the slave when this is a SYNC_MASTER (waitReplica), and maps
+// the result to a response code.
+func (s *Server) putMessage(ctx context.Context, m *StoreMessage) (PutResult, int32, string) {
 	res, err := s.store.Put(m)
 	if err != nil {
 		s.log.Warn("store put failed", "topic", m.Topic, "queueId", m.QueueID, "err", err)
@@ -168,20 +197,22 @@ func (s *Server) putMessage(m *StoreMessage) (PutResult, int32, string) {
 	}
 	code, remark := s.putStatusCode(res.Status)
 	if code == protocol.RespSuccess && m.WaitStoreOK {
-		code, remark = s.waitReplica(res)
+		code, remark = s.waitReplica(ctx, res)
 	}
-	if code == protocol.RespSuccess || code == protocol.RespFlushDiskTimeout || code == protocol.RespSlaveNotAvailable || code == protocol.RespFlushSlaveTimeout {
+	if storedCode(code) {
 		s.stats.put(m.Topic, max(res.Count, 1), len(m.Body))
 	}
 	return res, code, remark
 }
 
-// waitReplica is the replication step of the send path. Masters answer at once; the HA issue
-// waits here for the slave acknowledgement (SYNC_MASTER) and maps failures to
-// SLAVE_NOT_AVAILABLE / FLUSH_SLAVE_TIMEOUT.
-func (s *Server) waitReplica(res PutResult) (int32, string) {
-	_ = res
-	return protocol.RespSuccess, ""
+// storedCode reports the put outcomes that leave the message stored: SUCCESS, and the flush and
+// replication timeouts (FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT, SLAVE_NOT_AVAILABLE).
+func storedCode(code int32) bool {
+	switch code {
+	case protocol.RespSuccess, protocol.RespFlushDiskTimeout, protocol.RespFlushSlaveTimeout, protocol.RespSlaveNotAvailable:
+		return true
+	}
+	return false
 }
 
 func (s *Server) putStatusCode(st PutStatus) (int32, string) {
@@ -205,9 +236,7 @@ func (s *Server) putStatusCode(st PutStatus) (int32, string) {
 }
 
 func (s *Server) sendResponse(h *protocol.SendMessageRequestHeader, m *StoreMessage, res PutResult, code int32, remark string) (*protocol.RemotingCommand, error) {
-	switch code {
-	case protocol.RespSuccess, protocol.RespFlushDiskTimeout, protocol.RespSlaveNotAvailable, protocol.RespFlushSlaveTimeout:
-	default:
+	if !storedCode(code) {
 		return nil, &protocol.ResponseError{Code: code, Remark: remark}
 	}
 	rh := protocol.SendMessageResponseHeader{
@@ -279,14 +308,17 @@ func (s *Server) sendBatch(rc *reqCtx, req *protocol.RemotingCommand, h *protoco
 		return nil, protocol.Errorf(protocol.RespSystemError, "store put failed: %v", err)
 	}
 	code, remark := s.putStatusCode(res.Status)
-	if code == protocol.RespSuccess && msgs[0].WaitStoreOK {
-		code, remark = s.waitReplica(res)
+	total := 0
+	for _, m := range msgs {
+		total += len(m.Body)
 	}
-	if code == protocol.RespSuccess || code == protocol.RespFlushDiskTimeout {
-		total := 0
-		for _, m := range msgs {
-			total += len(m.Body)
-		}
+	if code == protocol.RespSuccess && msgs[0].WaitStoreOK && s.syncReplication() {
+		return s.replyWhenReplicated(rc, res, func(code int32, remark string) (*protocol.RemotingCommand, error) {
+			s.stats.put(h.Topic, len(msgs), total)
+			return s.sendResponse(h, msgs[0], res, code, remark)
+		})
+	}
+	if storedCode(code) {
 		s.stats.put(h.Topic, len(msgs), total)
 	}
 	return s.sendResponse(h, msgs[0], res, code, remark)
@@ -382,8 +414,8 @@ func (s *Server) handleSendMsgBack(rc *reqCtx, req *protocol.RemotingCommand) (*
 		props[message.PropOriginMessageID] = origin
 	}
 	s.finishProperties(m, props)
-	_, code, remark := s.putMessage(m)
-	if code != protocol.RespSuccess {
+	_, code, remark := s.putMessage(rc.ctx, m)
+	if !storedCode(code) {
 		return nil, &protocol.ResponseError{Code: protocol.RespSystemError, Remark: remark}
 	}
 	s.log.Debug("message sent back", slog.String("group", h.Group), slog.String("topic", m.Topic), slog.Int("reconsumeTimes", int(m.ReconsumeTimes)))

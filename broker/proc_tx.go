@@ -79,8 +79,9 @@ func (s *Server) handleEndTransaction(rc *reqCtx, req *protocol.RemotingCommand)
 	if k := props[message.PropKeys]; k != "" {
 		m.Keys = strings.Fields(k)
 	}
-	_, code, remark := s.putMessage(m)
-	if code != protocol.RespSuccess {
+	// As Java: the committed message is stored even when the flush or the slave timed out.
+	_, code, remark := s.putMessage(rc.ctx, m)
+	if !storedCode(code) {
 		return nil, &protocol.ResponseError{Code: code, Remark: remark}
 	}
 	return protocol.NewResponse(protocol.RespSuccess, ""), nil

@@ -18,22 +18,50 @@ func (s *Server) kickRegister() {
 	}
 }
 
-// registerLoop re-registers every RegisterPeriod and on every kick.
+// registerLoop re-registers every RegisterPeriod and on every kick. A slave that has not found
+// its master yet (no address from any nameserver, or its replication connection is down) retries
+// sooner, from seekMasterMinRetry doubling up to RegisterPeriod: masters and slaves start in any
+// order, and the master's HA address only comes with a registration answered after the master
+// registered.
 func (s *Server) registerLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.opts.RegisterPeriod)
 	defer t.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	backoff := seekMasterMinRetry
 	for {
+		if s.seekingMaster() {
+			retry.Reset(min(backoff, s.opts.RegisterPeriod))
+			backoff = min(2*backoff, s.opts.RegisterPeriod)
+		} else {
+			backoff = seekMasterMinRetry
+		}
 		select {
 		case <-s.quit:
 			return
 		case <-t.C:
 		case <-s.regKick:
+		case <-retry.C:
 		}
+		retry.Stop()
 		if err := s.registerAll(); err != nil {
 			s.log.Warn("register broker failed", "err", err)
 		}
 	}
+}
+
+// seekMasterMinRetry is the first re-registration delay of a slave looking for its master.
+const seekMasterMinRetry = 500 * time.Millisecond
+
+// seekingMaster reports a slave that does not know its master's address or whose replication
+// connection is down.
+func (s *Server) seekingMaster() bool {
+	if s.haSlave == nil || len(s.opts.Config.NamesrvAddr) == 0 {
+		return false
+	}
+	return s.MasterAddr() == "" || !s.haSlave.State().Connected
 }
 
 // registerAll sends REGISTER_BROKER to every nameserver in parallel (each bounded by
@@ -59,9 +87,11 @@ func (s *Server) registerAll() error {
 		timeout = 6 * time.Second
 	}
 	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
+		mu     sync.Mutex
+		errs   []error
+		wg     sync.WaitGroup
+		haAddr string // from the responses: the master's HA and main address (slaves)
+		master string
 	)
 	for _, addr := range addrs {
 		wg.Add(1)
@@ -79,15 +109,21 @@ func (s *Server) registerAll() error {
 				errs = append(errs, fmt.Errorf("nameserver %s: %w", addr, err))
 				return
 			}
-			s.registered[addr] = true
 			var rh protocol.RegisterBrokerResponseHeader
 			_ = resp.DecodeHeader(&rh)
-			if rh.MasterAddr != "" {
-				s.masterAddr = rh.MasterAddr
+			if rh.HAServerAddr != "" {
+				haAddr = rh.HAServerAddr
 			}
+			if rh.MasterAddr != "" {
+				master = rh.MasterAddr
+			}
+			s.regMu.Lock()
+			s.registered[addr] = true
+			s.regMu.Unlock()
 		}()
 	}
 	wg.Wait()
+	s.onRegisterResponse(haAddr, master)
 	if len(errs) == 0 {
 		s.log.Debug("registered with nameservers", "nameservers", len(addrs))
 	}

@@ -31,9 +31,10 @@ type scheduleService struct {
 	offsets map[int]int64
 	dirty   bool
 
-	kick chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	running bool // start was called (a slave never delivers: it follows the master's offsets)
 }
 
 type delayOffsetFile struct {
@@ -51,11 +52,33 @@ func newScheduleService(logger *slog.Logger, srv *Server, delays []time.Duration
 	return ss, nil
 }
 
-func (ss *scheduleService) start() { go ss.run() }
+func (ss *scheduleService) start() {
+	ss.running = true
+	go ss.run()
+}
 
+// close stops the delivery loop (if it runs). start and close are called by Server.Start and
+// Server.Close only.
 func (ss *scheduleService) close() {
+	if !ss.running {
+		return
+	}
 	close(ss.stop)
 	<-ss.done
+}
+
+// replace adopts the master's per-level offsets (a slave's metadata sync).
+func (ss *scheduleService) replace(offsets map[int]int64) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if maps.Equal(ss.offsets, offsets) {
+		return
+	}
+	ss.offsets = maps.Clone(offsets)
+	if ss.offsets == nil {
+		ss.offsets = make(map[int]int64)
+	}
+	ss.dirty = true
 }
 
 // wake asks the loop to look again (a schedule message arrived).

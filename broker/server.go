@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorocket/gorocket/broker/client"
 	"github.com/gorocket/gorocket/broker/group"
+	"github.com/gorocket/gorocket/broker/ha"
 	"github.com/gorocket/gorocket/broker/longpoll"
 	"github.com/gorocket/gorocket/broker/offset"
 	"github.com/gorocket/gorocket/broker/topic"
@@ -38,7 +40,18 @@ type Server struct {
 	delays  []time.Duration
 
 	rs       *remoting.Server
-	nsClient *remoting.Client
+	nsClient *remoting.Client // nameservers, and a slave's metadata sync with its master
+
+	// Replication (replication.go): set by start before the server accepts requests, then
+	// read-only. A master has haMaster, a slave haSlave and slaveSync.
+	haMaster     *ha.Master
+	haSlave      *ha.Slave
+	haAdvertised string // master: brokerIP2:bound HA port
+	slaveSync    *slaveSync
+	replicaWarn  logLimiter // SYNC_MASTER wait failures
+
+	closing        atomic.Bool  // Close has begun
+	pendingReplies replyTracker // SYNC_MASTER sends stored and not answered yet
 
 	bootTime   time.Time
 	storeHost  *net.TCPAddr
@@ -107,6 +120,9 @@ func New(logger *slog.Logger, opts Options) (*Server, error) {
 		IdleTimeout: time.Duration(opts.Config.ServerChannelMaxIdleTimeSeconds) * time.Second,
 	})
 	s.nsClient = remoting.NewClient(logger.With("component", "nsclient"), remoting.ClientOptions{})
+	if !s.isMaster() {
+		s.slaveSync = newSlaveSync(s)
+	}
 	s.routes()
 	return s, nil
 }
@@ -231,21 +247,35 @@ func (s *Server) start() error {
 	s.advertised = net.JoinHostPort(s.opts.Config.BrokerIP1, strconv.Itoa(port))
 	s.regMu.Unlock()
 	s.storeHost = s.resolveStoreHost(port)
+	if err := s.startHA(); err != nil {
+		ln.Close()
+		return err
+	}
 	if err := s.rs.Start(ln); err != nil {
 		ln.Close()
+		s.closeHA()
 		return fmt.Errorf("broker: serve: %w", err)
 	}
 	s.started = true
-	s.sched.start()
+	if s.isMaster() {
+		// A slave never delivers delayed messages itself: the master's deliveries reach it
+		// through replication, and its level offsets follow the master's (slaveSync).
+		s.sched.start()
+	}
 	if err := s.registerAll(); err != nil {
 		s.log.Warn("initial registration incomplete", "err", err)
 	}
 	s.wg.Add(2)
 	go s.registerLoop()
 	go s.housekeeping()
+	if s.slaveSync != nil {
+		s.wg.Add(1)
+		go s.slaveSync.loop()
+	}
 	s.log.Info("broker started", "brokerName", s.opts.Config.BrokerName, "brokerId", s.opts.Config.BrokerID,
 		"cluster", s.opts.Config.BrokerClusterName, "listen", s.listenAddr.String(), "advertised", s.AdvertisedAddr(),
-		"role", s.opts.Config.BrokerRole, "flush", s.opts.Config.FlushDiskType, "nameservers", s.opts.Config.NamesrvAddr)
+		"role", s.opts.Config.BrokerRole, "flush", s.opts.Config.FlushDiskType, "haAddr", s.haAddr(),
+		"haMasterAddress", s.opts.Config.HAMasterAddress, "nameservers", s.opts.Config.NamesrvAddr)
 	return nil
 }
 
@@ -282,11 +312,6 @@ func (s *Server) AdvertisedAddr() string {
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
 	return s.advertised
-}
-
-func (s *Server) haAddr() string {
-	c := s.opts.Config
-	return net.JoinHostPort(c.BrokerIP2, strconv.Itoa(c.HAListenPort))
 }
 
 // Registered reports whether the last registration with every nameserver succeeded at least once.
@@ -369,17 +394,23 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) close() error {
+	s.closing.Store(true) // new sends answer SERVICE_NOT_AVAILABLE: clients retry elsewhere
 	close(s.quit)
 	s.wg.Wait() // register + housekeeping loops
 	if s.started {
 		s.unregisterAll()
 	}
 	s.polls.Close()
+	// Sends a SYNC_MASTER stored but has not answered yet get their answer (at most slaveTimeout).
+	if !s.pendingReplies.wait(msDuration(s.opts.Config.SlaveTimeout) + time.Second) {
+		s.log.Warn("shutdown: sends still waiting for the slave are cut off")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	_ = s.rs.Shutdown(ctx)
+	_ = s.rs.Shutdown(ctx) // in-flight requests finish
 	cancel()
 	s.notifyWG.Wait()
 	if s.started {
+		s.closeHA() // before the store: replication reads and appends it
 		s.sched.close()
 	}
 	s.persistTables()

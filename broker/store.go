@@ -83,8 +83,11 @@ const (
 // PutResult reports where an append landed. For batches the offsets are those of the first
 // message and MsgIDs holds one offsetMsgId per message.
 type PutResult struct {
-	Status         PutStatus
-	PhysOffset     int64
+	Status     PutStatus
+	PhysOffset int64
+	// WroteBytes is the size of every record of the call: PhysOffset+WroteBytes is the commit-log
+	// end offset a synchronous master waits to see replicated.
+	WroteBytes     int32
 	QueueOffset    int64
 	MsgIDs         []string
 	StoreTimestamp int64
@@ -141,6 +144,8 @@ type GetResult struct {
 	// SuggestSlave is set when the read had to go to disk far behind the head (Java's
 	// "consume slowly" hint; used with slaveReadEnable).
 	SuggestSlave bool
+	// LastPhysOffset is the commit-log offset of the last entry the read reached (-1 if none).
+	LastPhysOffset int64
 }
 
 // QueryResult is QueryByKey's answer.

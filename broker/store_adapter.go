@@ -96,7 +96,7 @@ func toStorage(m *StoreMessage) storage.Message {
 }
 
 func fromAppend(r storage.AppendResult) (PutResult, error) {
-	out := PutResult{PhysOffset: r.PhysicalOffset, QueueOffset: r.QueueOffset, StoreTimestamp: r.StoreTimestamp, Count: int(r.MsgNum)}
+	out := PutResult{PhysOffset: r.PhysicalOffset, WroteBytes: r.WroteBytes, QueueOffset: r.QueueOffset, StoreTimestamp: r.StoreTimestamp, Count: int(r.MsgNum)}
 	switch r.Status {
 	case storage.PutOK:
 		out.Status = PutOK
@@ -143,9 +143,10 @@ func (a *storeAdapter) Get(topic string, queueID int, offset int64, maxMsgs, max
 	defer r.Release()
 	out := GetResult{
 		Status: GetStatus(r.Status), NextBeginOffset: r.NextBeginOffset, MinOffset: r.MinOffset, MaxOffset: r.MaxOffset,
-		SuggestSlave: r.SuggestPullingFromSlave,
+		SuggestSlave: r.SuggestPullingFromSlave, LastPhysOffset: -1,
 	}
 	if len(r.Messages) > 0 {
+		out.LastPhysOffset = r.Messages[len(r.Messages)-1].PhysicalOffset
 		n := 0
 		for _, m := range r.Messages {
 			n += len(m.Data)
@@ -212,6 +213,9 @@ func (a *storeAdapter) QueryByKey(topic, key string, maxNum int, begin, end int6
 	}
 	return out, nil
 }
+
+// replicaLog returns the commit log as broker/ha reads (master) and appends (slave) it.
+func (a *storeAdapter) replicaLog() replicaLog { return a.st }
 
 func (a *storeAdapter) DeleteTopic(topic string) error { return a.st.DeleteTopic(topic) }
 func (a *storeAdapter) MaxPhysOffset() int64           { return a.st.MaxPhyOffset() }

@@ -164,6 +164,48 @@ func (m *Manager) Snapshot() protocol.SubscriptionGroupWrapper {
 	return protocol.SubscriptionGroupWrapper{SubscriptionGroupTable: maps.Clone(m.table), DataVersion: m.dv}
 }
 
+// ReplaceAll adopts another broker's groups and data version (a slave following its master) when
+// the version differs; built-in system groups missing from w are kept. It reports whether
+// anything was replaced.
+func (m *Manager) ReplaceAll(w protocol.SubscriptionGroupWrapper) (bool, error) {
+	next := make(map[string]Config, len(w.SubscriptionGroupTable))
+	for k, c := range w.SubscriptionGroupTable {
+		if c.GroupName == "" {
+			c.GroupName = k
+		}
+		next[c.GroupName] = c
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.dv == w.DataVersion {
+		return false, nil
+	}
+	for g := range systemGroups {
+		if _, ok := next[g]; !ok {
+			if c, ok := m.table[g]; ok {
+				next[g] = c
+			}
+		}
+	}
+	m.table = next
+	m.dv = w.DataVersion
+	m.log.Info("subscription groups replaced", "groups", len(next), "counter", m.dv.Counter)
+	if m.path == "" {
+		return true, nil
+	}
+	if err := fsutil.WriteJSONAtomic(m.path, protocol.SubscriptionGroupWrapper{SubscriptionGroupTable: m.table, DataVersion: m.dv}); err != nil {
+		return true, fmt.Errorf("group: persist: %w", err)
+	}
+	return true, nil
+}
+
+// DataVersion returns the table's data version.
+func (m *Manager) DataVersion() protocol.DataVersion {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.dv
+}
+
 // commitLocked bumps the data version and persists. Lock must be held.
 func (m *Manager) commitLocked() error {
 	now := time.Now().UnixMilli()

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+
+	"github.com/gorocket/gorocket/remoting/protocol"
 )
 
 func TestGroupFindOrCreate(t *testing.T) {
@@ -79,5 +81,43 @@ func TestGroupPersistReloadDelete(t *testing.T) {
 	}
 	if ok, _ := m2.Delete("auto"); ok {
 		t.Fatal("deleted twice")
+	}
+}
+
+func TestGroupReplaceAll(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "subscriptionGroup.json")
+	m, err := Open(nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.FindOrCreate("local", true); err != nil {
+		t.Fatal(err)
+	}
+	c := protocol.DefaultSubscriptionGroupConfig("fromMaster")
+	c.RetryMaxTimes = 5
+	w := protocol.SubscriptionGroupWrapper{SubscriptionGroupTable: map[string]Config{"fromMaster": c},
+		DataVersion: protocol.DataVersion{Timestamp: 42, Counter: 7}}
+	changed, err := m.ReplaceAll(w)
+	if err != nil || !changed {
+		t.Fatalf("ReplaceAll: %v %v", changed, err)
+	}
+	if changed, _ := m.ReplaceAll(w); changed {
+		t.Fatal("same data version replaced again")
+	}
+	if _, ok := m.Get("local"); ok {
+		t.Fatal("a group missing from the master survived")
+	}
+	if g, ok := m.Get("fromMaster"); !ok || g.RetryMaxTimes != 5 {
+		t.Fatalf("master's group: %+v %v", g, ok)
+	}
+	if _, ok := m.Get("TOOLS_CONSUMER"); !ok {
+		t.Fatal("system group dropped")
+	}
+	m2, err := Open(nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, ok := m2.Get("fromMaster"); !ok || g.RetryMaxTimes != 5 || m2.DataVersion() != w.DataVersion {
+		t.Fatalf("reloaded: %+v %v version %+v", g, ok, m2.DataVersion())
 	}
 }

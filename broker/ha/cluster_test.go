@@ -230,6 +230,12 @@ func (c *cluster) waitReplicated(timeout time.Duration) {
 	waitFor(c.t, timeout, fmt.Sprintf("slave max offset to reach %d", want), func() bool {
 		return c.sstore.MaxPhyOffset() == want
 	})
+	// The slave's report of that offset may still be on its way to the master.
+	if c.master != nil {
+		waitFor(c.t, timeout, fmt.Sprintf("master to see offset %d acknowledged", want), func() bool {
+			return c.master.State().ReplicatedOffset >= want
+		})
+	}
 }
 
 // assertIdenticalLogs compares both commit logs over the master's whole retained range, through

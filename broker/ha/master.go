@@ -159,8 +159,11 @@ func (m *Master) Close() error {
 	for sc := range m.conns {
 		conns = append(conns, sc)
 	}
-	m.waiters.failAll(ErrClosed)
+	pending := m.waiters.popAll(nil)
 	m.mu.Unlock()
+	for _, w := range pending {
+		w.finish(ErrClosed)
+	}
 
 	close(m.done)
 	err := m.ln.Close()
@@ -233,6 +236,58 @@ func (m *Master) WaitForReplica(ctx context.Context, endOffset int64) error {
 		return w.err
 	}
 	return cause
+}
+
+// WaitForReplicaFunc is the callback form of WaitForReplica, for callers that answer
+// asynchronously (the broker's send path): done is called exactly once with the error
+// WaitForReplica would return. It is called before WaitForReplicaFunc returns when the outcome is
+// known at once (already acknowledged, no slave, closed); otherwise on one goroutine per
+// acknowledgement that covers waiting calls (the connection reader starts it after releasing
+// Master.mu, and keeps reading: a slow done delays only the calls of its batch), on a timer's
+// goroutine after SlaveTimeout (ErrSlaveTimeout), or by Close (ErrClosed). No goroutine is
+// started or parked per call.
+func (m *Master) WaitForReplicaFunc(endOffset int64, done func(error)) {
+	if m.ackedFast.Load() >= endOffset {
+		done(nil)
+		return
+	}
+	m.mu.Lock()
+	if err := m.checkWaitLocked(endOffset); err != nil || m.acked >= endOffset {
+		m.mu.Unlock()
+		done(err)
+		return
+	}
+	w := &waiter{target: endOffset, fn: done}
+	m.waiters.add(w)
+	w.timer = time.AfterFunc(m.cfg.SlaveTimeout, func() {
+		m.mu.Lock()
+		removed := m.waiters.remove(w)
+		m.mu.Unlock()
+		if removed {
+			done(fmt.Errorf("%w: offset %d not acknowledged within %v", ErrSlaveTimeout, endOffset, m.cfg.SlaveTimeout))
+		}
+	})
+	m.mu.Unlock()
+}
+
+// checkWaitLocked returns the error a new wait for endOffset fails with at once (closed, no
+// slave, best slave too far behind), or nil. m.mu must be held.
+func (m *Master) checkWaitLocked(endOffset int64) error {
+	if m.closed {
+		return ErrClosed
+	}
+	if m.acked >= endOffset {
+		return nil
+	}
+	best, n := m.bestAckLocked()
+	if n == 0 {
+		return fmt.Errorf("%w: no slave connected", ErrSlaveNotAvailable)
+	}
+	if endOffset-best >= m.cfg.SlaveFallbehindMax {
+		return fmt.Errorf("%w: best slave acknowledged %d, %d bytes behind %d (max %d)",
+			ErrSlaveNotAvailable, best, endOffset-best, endOffset, m.cfg.SlaveFallbehindMax)
+	}
+	return nil
 }
 
 // bestAckLocked returns the highest acknowledged offset among slaves that completed their first report,
@@ -368,7 +423,7 @@ func (m *Master) readLoop(sc *slaveConn) {
 		} else {
 			ready, err = m.onAck(sc, off, ready)
 		}
-		ready = complete(ready)
+		ready = m.complete(ready)
 		if err != nil {
 			m.drop(sc, err)
 			return

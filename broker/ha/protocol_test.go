@@ -84,7 +84,7 @@ func TestWaitQueueReleasesInTargetOrder(t *testing.T) {
 				t.Fatalf("ack %d released waiter with target %d (removed %v)", ack, w.target, removed[w])
 			}
 		}
-		ready = complete(ready)
+		ready = (&Master{}).complete(ready)
 		for _, w := range ws {
 			want := !removed[w] && w.target <= ack
 			if got := isDone(w); got != want {
@@ -92,9 +92,16 @@ func TestWaitQueueReleasesInTargetOrder(t *testing.T) {
 			}
 		}
 	}
-	q.failAll(ErrClosed)
+	for _, w := range q.popAll(nil) {
+		w.finish(ErrClosed)
+	}
 	if q.Len() != 0 {
-		t.Fatalf("queue not empty after failAll: %d", q.Len())
+		t.Fatalf("queue not empty after popAll: %d", q.Len())
+	}
+	for _, w := range ws {
+		if !removed[w] && !isDone(w) {
+			t.Fatalf("waiter target %d not completed after popAll", w.target)
+		}
 	}
 }
 

@@ -221,3 +221,97 @@ func TestSlaveSwitchesMaster(t *testing.T) {
 	a.slave.SetMasterAddress("")
 	waitFor(t, 5*time.Second, "slave idle", func() bool { return !a.slave.State().Connected })
 }
+
+// callbackResult collects the calls of a WaitForReplicaFunc callback.
+type callbackResult struct {
+	mu    sync.Mutex
+	calls int
+	err   error
+	done  chan struct{}
+}
+
+func newCallbackResult() *callbackResult { return &callbackResult{done: make(chan struct{})} }
+
+func (r *callbackResult) fn(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	if r.calls == 1 {
+		r.err = err
+		close(r.done)
+	}
+}
+
+func (r *callbackResult) wait(t *testing.T, d time.Duration) error {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(d):
+		t.Fatalf("callback not called within %v", d)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+func (r *callbackResult) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls
+}
+
+// TestWaitForReplicaFunc: the callback form reports the same outcomes as WaitForReplica, exactly
+// once each: no slave (before returning), acknowledgement (group commit of concurrent callers),
+// stalled acks (ErrSlaveTimeout after SlaveTimeout), Close (ErrClosed).
+func TestWaitForReplicaFunc(t *testing.T) {
+	cfg := fastMasterConfig()
+	cfg.SlaveTimeout = 300 * time.Millisecond
+	p := newMemPair(t, cfg)
+
+	r := newCallbackResult()
+	p.master.WaitForReplicaFunc(p.mlog.write([]byte("no-slave")), r.fn)
+	if r.count() != 1 || !errors.Is(r.err, ErrSlaveNotAvailable) {
+		t.Fatalf("without slave: %d calls, err %v; want one immediate ErrSlaveNotAvailable", r.count(), r.err)
+	}
+
+	p.connect(t)
+	var rs []*callbackResult
+	var ends []int64
+	for i := 0; i < 50; i++ {
+		r := newCallbackResult()
+		end := p.mlog.write(bytes.Repeat([]byte{byte(i)}, 50+i))
+		p.master.WaitForReplicaFunc(end, r.fn)
+		rs, ends = append(rs, r), append(ends, end)
+	}
+	for i, r := range rs {
+		if err := r.wait(t, 5*time.Second); err != nil {
+			t.Fatalf("callback %d: %v", i, err)
+		}
+		if got := p.slog.MaxPhyOffset(); got < ends[i] {
+			t.Fatalf("callback %d ran before the slave stored offset %d (slave at %d)", i, ends[i], got)
+		}
+	}
+
+	p.sfault.stall()
+	r = newCallbackResult()
+	start := time.Now()
+	p.master.WaitForReplicaFunc(p.mlog.write([]byte("stalled")), r.fn)
+	if err := r.wait(t, 3*time.Second); !errors.Is(err, ErrSlaveTimeout) {
+		t.Fatalf("stalled acks: %v, want ErrSlaveTimeout", err)
+	}
+	if el := time.Since(start); el < 250*time.Millisecond {
+		t.Fatalf("timed out after %v, want about %v", el, cfg.SlaveTimeout)
+	}
+	pending := newCallbackResult()
+	p.master.WaitForReplicaFunc(p.mlog.write([]byte("pending-at-close")), pending.fn)
+	_ = p.master.Close()
+	if err := pending.wait(t, 3*time.Second); !errors.Is(err, ErrClosed) {
+		t.Fatalf("pending at Close: %v, want ErrClosed", err)
+	}
+	p.sfault.unstall()
+	for i, r := range append(rs, r, pending) {
+		if n := r.count(); n != 1 {
+			t.Fatalf("callback %d called %d times", i, n)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package ha
 
-import "container/heap"
+import (
+	"container/heap"
+	"time"
+)
 
 // waiter is one pending WaitForReplica call: it completes when some slave has acknowledged target.
 //
@@ -10,8 +13,13 @@ import "container/heap"
 type waiter struct {
 	target int64         // the end offset the caller needs replicated
 	index  int           // position in the heap; -1 once removed
-	done   chan struct{} // closed when the waiter is completed
+	done   chan struct{} // closed when the waiter is completed (WaitForReplica)
 	err    error         // nil on success; ErrClosed when the master shut down
+
+	// WaitForReplicaFunc waiters have fn instead of done: it is called once with the outcome, by
+	// whoever removed the waiter from the queue, and timer (their SlaveTimeout) is stopped first.
+	fn    func(error)
+	timer *time.Timer
 }
 
 // waitQueue is a min-heap of waiters ordered by target. An advancing ack pops from the top until the top's
@@ -66,19 +74,46 @@ func (q *waitQueue) popReady(acked int64, dst []*waiter) []*waiter {
 }
 
 // complete wakes waiters removed by popReady (with a nil error) and returns ws emptied for reuse.
-func complete(ws []*waiter) []*waiter {
+// WaitForReplica callers are woken inline; the callbacks of WaitForReplicaFunc callers run on one
+// new goroutine (tracked by m.wg), so the caller — a connection reader — never waits for them.
+func (m *Master) complete(ws []*waiter) []*waiter {
+	var fns []*waiter
 	for i, w := range ws {
-		close(w.done)
+		if w.fn != nil {
+			fns = append(fns, w)
+		} else {
+			w.finish(nil)
+		}
 		ws[i] = nil
+	}
+	if len(fns) > 0 {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			for _, w := range fns {
+				w.finish(nil)
+			}
+		}()
 	}
 	return ws[:0]
 }
 
-// failAll completes every queued waiter with err.
-func (q *waitQueue) failAll(err error) {
-	for q.Len() > 0 {
-		w := heap.Pop(q).(*waiter)
-		w.err = err
-		close(w.done)
+// finish completes a waiter that was removed from the queue with err.
+func (w *waiter) finish(err error) {
+	if w.fn != nil {
+		w.timer.Stop()
+		w.fn(err)
+		return
 	}
+	w.err = err
+	close(w.done)
+}
+
+// popAll removes every queued waiter and appends it to dst (Close completes them with ErrClosed
+// after releasing the lock).
+func (q *waitQueue) popAll(dst []*waiter) []*waiter {
+	for q.Len() > 0 {
+		dst = append(dst, heap.Pop(q).(*waiter))
+	}
+	return dst
 }

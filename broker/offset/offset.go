@@ -143,6 +143,46 @@ func (m *Manager) RemoveGroup(group string) {
 	}
 }
 
+// ReplaceFromMaster makes the table a copy of master (a slave adopting its master's offsets),
+// then lays keep over it (the slave's own commits not yet known to the master). The table is
+// marked for persistence when it changed.
+func (m *Manager) ReplaceFromMaster(master, keep map[string]map[int]int64) {
+	next := make(map[string]map[int]int64, len(master))
+	for k, v := range master {
+		if v != nil {
+			next[k] = maps.Clone(v)
+		}
+	}
+	for k, v := range keep {
+		q := next[k]
+		if q == nil {
+			q = make(map[int]int64, len(v))
+			next[k] = q
+		}
+		maps.Copy(q, v)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if tablesEqual(m.table, next) {
+		return
+	}
+	m.table = next
+	m.dirty = true
+}
+
+func tablesEqual(a, b map[string]map[int]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, qa := range a {
+		qb, ok := b[k]
+		if !ok || !maps.Equal(qa, qb) {
+			return false
+		}
+	}
+	return true
+}
+
 // Snapshot returns a deep copy of the table (GET_ALL_CONSUMER_OFFSET).
 func (m *Manager) Snapshot() protocol.ConsumerOffsetWrapper {
 	m.mu.Lock()

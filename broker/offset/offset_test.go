@@ -103,3 +103,34 @@ func TestOffsetPersistOnlyWhenDirty(t *testing.T) {
 		t.Fatal("dirty table not written")
 	}
 }
+
+func TestOffsetReplaceFromMaster(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "consumerOffset.json")
+	m, err := Open(nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Commit("g", "T", 0, 3)
+	m.Commit("old", "T", 0, 1) // gone from the master: dropped
+	master := map[string]map[int]int64{"T@g": {0: 10, 1: 4}}
+	keep := map[string]map[int]int64{"T@g": {1: 7}, "U@g": {0: 2}}
+	m.ReplaceFromMaster(master, keep)
+	want := map[string]map[int]int64{"T@g": {0: 10, 1: 7}, "U@g": {0: 2}}
+	if got := m.Snapshot().OffsetTable; !tablesEqual(got, want) {
+		t.Fatalf("table %v, want %v", got, want)
+	}
+	master["T@g"][0] = 99 // the manager keeps its own copy
+	if off, _ := m.Query("g", "T", 0); off != 10 {
+		t.Fatalf("aliased the master's map: %d", off)
+	}
+	if err := m.Persist(); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Open(nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m2.Snapshot().OffsetTable; !tablesEqual(got, want) {
+		t.Fatalf("persisted %v, want %v", got, want)
+	}
+}

@@ -272,6 +272,40 @@ func (m *Manager) Delete(name string) (bool, error) {
 	return true, err
 }
 
+// ReplaceAll adopts another broker's table and data version (a slave following its master) when
+// dv differs from the current version: the table is replaced wholesale, persisted, and the change
+// hook fires. It reports whether anything was replaced.
+func (m *Manager) ReplaceAll(table map[string]Config, dv DataVersion) (bool, error) {
+	next := make(map[string]Config, len(table))
+	for k, c := range table {
+		if c.TopicName == "" {
+			c.TopicName = k
+		}
+		nc, err := normalize(c)
+		if err != nil {
+			return false, fmt.Errorf("topic: replace: %s: %w", k, err)
+		}
+		next[nc.TopicName] = nc
+	}
+	m.mu.Lock()
+	if m.dv == dv {
+		m.mu.Unlock()
+		return false, nil
+	}
+	m.table = next
+	m.dv = dv
+	var err error
+	if m.path != "" {
+		if werr := fsutil.WriteJSONAtomic(m.path, file{DataVersion: m.dv, TopicConfigTable: m.table}); werr != nil {
+			err = fmt.Errorf("topic: persist: %w", werr)
+		}
+	}
+	m.mu.Unlock()
+	m.log.Info("topic table replaced", "topics", len(next), "counter", dv.Counter, "timestamp", dv.Timestamp)
+	m.fire()
+	return true, err
+}
+
 // commitLocked bumps the data version and persists. Lock must be held.
 func (m *Manager) commitLocked() error {
 	now := time.Now().UnixMilli()

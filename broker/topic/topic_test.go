@@ -140,3 +140,41 @@ func TestTopicReservedAndSystem(t *testing.T) {
 		t.Error("classification wrong")
 	}
 }
+
+func TestTopicReplaceAll(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "topics.json")
+	fired := 0
+	m, err := Open(nil, p, func() { fired++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Put(Config{TopicName: "Local", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6}); err != nil {
+		t.Fatal(err)
+	}
+	dv := DataVersion{Timestamp: 1234, Counter: 9}
+	table := map[string]Config{"M": {ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6}}
+	fired = 0
+	changed, err := m.ReplaceAll(table, dv)
+	if err != nil || !changed || fired != 1 {
+		t.Fatalf("ReplaceAll: changed %v err %v fired %d", changed, err, fired)
+	}
+	if changed, _ := m.ReplaceAll(table, dv); changed {
+		t.Fatal("same data version replaced again")
+	}
+	if _, ok := m.Get("Local"); ok {
+		t.Fatal("a topic missing from the master survived")
+	}
+	if c, ok := m.Get("M"); !ok || c.TopicName != "M" || c.TopicFilterType != FilterSingleTag || m.DataVersion() != dv {
+		t.Fatalf("adopted %+v %v version %+v", c, ok, m.DataVersion())
+	}
+	if _, err := m.ReplaceAll(map[string]Config{"bad name": {}}, DataVersion{Counter: 10}); err == nil {
+		t.Fatal("an invalid table was adopted")
+	}
+	m2, err := Open(nil, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := m2.Get("M"); !ok || c.ReadQueueNums != 4 || m2.DataVersion() != dv {
+		t.Fatalf("reloaded %+v %v version %+v", c, ok, m2.DataVersion())
+	}
+}

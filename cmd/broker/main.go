@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,6 +38,9 @@ type flags struct {
 	printConfig    bool
 	listenHost     string
 	registerPeriod time.Duration
+	slaveSync      time.Duration
+	slaveReadLag   int64
+	cpuProfile     string
 	logLevel       string
 	logFormat      string
 }
@@ -51,6 +55,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.printConfig, "p", false, "print the effective configuration and exit")
 	fs.StringVar(&f.listenHost, "listen-host", envOr("GOROCKET_LISTEN_HOST", ""), "interface to bind (default all; env GOROCKET_LISTEN_HOST)")
 	fs.DurationVar(&f.registerPeriod, "register-period", 0, "nameserver re-registration period (default registerNameServerPeriod; tests use short values)")
+	fs.DurationVar(&f.slaveSync, "slave-sync-period", broker.DefaultSlaveSyncInterval, "slave: period of the metadata sync with the master (topics, groups, consumer and delay offsets)")
+	fs.Int64Var(&f.slaveReadLag, "slave-read-lag", 0, "with slaveReadEnable: suggest pulling from the slave when the consumer is more than this many bytes behind the commit-log end (0 = accessMessageInMemoryMaxRatio percent of RAM, as Java)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until shutdown (%p is replaced by the process id)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("GOROCKET_LOG_LEVEL", "info"), "debug, info, warn or error (env GOROCKET_LOG_LEVEL)")
 	fs.StringVar(&f.logFormat, "log-format", envOr("GOROCKET_LOG_FORMAT", "text"), "text or json (env GOROCKET_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -154,6 +161,22 @@ func applyPodIdentity(cfg *conf.BrokerConfig, lookup func(string) (string, bool)
 	return nil
 }
 
+// startCPUProfile profiles the process into path until the returned function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
 // firstIPv4 returns the first non-loopback IPv4 address (127.0.0.1 if there is none).
 func firstIPv4() string {
 	ifs, err := net.InterfaceAddrs()
@@ -202,13 +225,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if f.registerPeriod > 0 {
 		opts.RegisterPeriod = f.registerPeriod
 	}
+	opts.SlaveSyncInterval = f.slaveSync
+	opts.SlaveReadLagBytes = f.slaveReadLag
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(strings.ReplaceAll(f.cpuProfile, "%p", strconv.Itoa(os.Getpid())))
+		if err != nil {
+			fmt.Fprintf(stderr, "gorocket-broker: --cpuprofile: %v\n", err)
+			return 2
+		}
+		defer stop()
+	}
 	srv, err := broker.New(log, opts)
 	if err != nil {
 		log.Error("broker init failed", "err", err)
+		fmt.Fprintf(stderr, "gorocket-broker: %v\n", err)
 		return 1
 	}
 	if err := srv.Start(); err != nil {
 		log.Error("broker start failed", "err", err)
+		fmt.Fprintf(stderr, "gorocket-broker: %v\n", err)
 		_ = srv.Close()
 		return 1
 	}

@@ -147,14 +147,20 @@ func newAdmin(t *testing.T, ns primitive.NamesrvAddr) admin.Admin {
 // createTopic creates a topic on a broker through the Go admin and waits for its route.
 func createTopic(t *testing.T, ns primitive.NamesrvAddr, broker, topic string, queues int) {
 	t.Helper()
+	createTopicOn(t, ns, broker, topic, queues)
+	waitRoute(t, newAdmin(t, ns), topic, queues)
+}
+
+// createTopicOn creates a topic on one broker through the Go admin.
+func createTopicOn(t *testing.T, ns primitive.NamesrvAddr, broker, topic string, queues int) {
+	t.Helper()
 	a := newAdmin(t, ns)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.CreateTopic(ctx, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(broker),
 		admin.WithReadQueueNums(queues), admin.WithWriteQueueNums(queues)); err != nil {
-		t.Fatalf("create topic %s: %v", topic, err)
+		t.Fatalf("create topic %s on %s: %v", topic, broker, err)
 	}
-	waitRoute(t, a, topic, queues)
 }
 
 func waitRoute(t *testing.T, a admin.Admin, topic string, queues int) {
@@ -182,12 +188,12 @@ func bodies(prefix string, n int) []string {
 	return out
 }
 
-func sortedKeys(m map[int]bool) []int {
-	out := make([]int, 0, len(m))
+func sortedStrings(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
-	sort.Ints(out)
+	sort.Strings(out)
 	return out
 }
 

@@ -2,6 +2,7 @@ package compat
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,13 +18,16 @@ import (
 	"github.com/gorocket/gorocket/remoting/protocol"
 )
 
-// TestCompatSendModes: sync, async, oneway and batch sends, all consumed by a push consumer.
+// TestCompatSendModes: sync, async, oneway and batch sends, all consumed by a push consumer; on
+// the single master and on the 2m-2s clusters (SYNC_MASTER sends are acknowledged by a slave).
 func TestCompatSendModes(t *testing.T) {
-	requireCluster(t)
-	defer dumpOnFailure(t, sharedBrk, sharedNS)
+	forTopologies(t, true, testSendModes)
+}
+
+func testSendModes(t *testing.T, tp *topology) {
 	topic := uniq("SendModes")
-	createTopic(t, nsAddrs(), brokerAddr(), topic, 4)
-	p := newProducer(t, nsAddrs())
+	tp.createTopic(t, topic, 4/len(tp.masters))
+	p := newProducer(t, tp.nsList())
 	ctx := context.Background()
 	var all []string
 
@@ -35,7 +39,7 @@ func TestCompatSendModes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("SendSync: %v", err)
 		}
-		if res.Status != primitive.SendOK || res.MsgID == "" || !isHex32(res.OffsetMsgID) || res.MessageQueue == nil || res.MessageQueue.BrokerName != sharedName {
+		if res.Status != primitive.SendOK || res.MsgID == "" || !isHex32(res.OffsetMsgID) || res.MessageQueue == nil || !slices.Contains(tp.brokerNames(), res.MessageQueue.BrokerName) {
 			t.Fatalf("bad send result %+v", res)
 		}
 	}
@@ -91,21 +95,24 @@ func TestCompatSendModes(t *testing.T) {
 	all = append(all, batchBodies...)
 
 	r := newReceived()
-	newConsumer(t, nsAddrs(), uniq("CG_send"), "c1", topic, "*", r)
+	newConsumer(t, tp.nsList(), uniq("CG_send"), "c1", topic, "*", r)
 	r.waitAll(t, all, 60*time.Second)
 }
 
-// TestCompatClusteringTwoInstances: two consumers of one group split the 4 queues.
+// TestCompatClusteringTwoInstances: two consumers of one group split the 4 queues (on the 2m-2s
+// clusters: 2 queues on each master).
 func TestCompatClusteringTwoInstances(t *testing.T) {
-	requireCluster(t)
-	defer dumpOnFailure(t, sharedBrk, sharedNS)
+	forTopologies(t, true, testClusteringTwoInstances)
+}
+
+func testClusteringTwoInstances(t *testing.T, tp *topology) {
 	topic := uniq("Cluster")
 	group := uniq("CG_cluster")
-	createTopic(t, nsAddrs(), brokerAddr(), topic, 4)
+	tp.createTopic(t, topic, 4/len(tp.masters))
 	r := newReceived()
-	newConsumer(t, nsAddrs(), group, "inst-a", topic, "*", r)
-	newConsumer(t, nsAddrs(), group, "inst-b", topic, "*", r)
-	p := newProducer(t, nsAddrs())
+	newConsumer(t, tp.nsList(), group, "inst-a", topic, "*", r)
+	newConsumer(t, tp.nsList(), group, "inst-b", topic, "*", r)
+	p := newProducer(t, tp.nsList())
 	var all []string
 	split := false
 	for round := 0; round < 20 && !split; round++ {
@@ -119,16 +126,17 @@ func TestCompatClusteringTwoInstances(t *testing.T) {
 		r.waitAll(t, bs, 60*time.Second)
 		// Which consumer got which queue in this round.
 		r.mu.Lock()
-		qa, qb := map[int]bool{}, map[int]bool{}
+		qa, qb := map[string]bool{}, map[string]bool{}
 		for _, m := range r.msgs {
 			if !strings.HasPrefix(string(m.Body), "r"+strconv.Itoa(round)+"-") {
 				continue
 			}
+			q := queueKey(m.Queue)
 			if r.byConsumer["inst-a"][string(m.Body)] > 0 {
-				qa[m.Queue.QueueId] = true
+				qa[q] = true
 			}
 			if r.byConsumer["inst-b"][string(m.Body)] > 0 {
-				qb[m.Queue.QueueId] = true
+				qb[q] = true
 			}
 		}
 		r.mu.Unlock()
@@ -140,7 +148,7 @@ func TestCompatClusteringTwoInstances(t *testing.T) {
 		}
 		split = len(qa) == 2 && len(qb) == 2 && disjoint
 		if !split {
-			t.Logf("round %d: inst-a queues %v, inst-b queues %v (rebalancing)", round, sortedKeys(qa), sortedKeys(qb))
+			t.Logf("round %d: inst-a queues %v, inst-b queues %v (rebalancing)", round, sortedStrings(qa), sortedStrings(qb))
 			time.Sleep(500 * time.Millisecond) // let the clients' rebalance settle before the next round
 		}
 	}
@@ -232,11 +240,13 @@ func TestCompatTagFilter(t *testing.T) {
 // TestCompatOrderly: messages of one sharding key go to one queue and are consumed in order
 // by an orderly consumer.
 func TestCompatOrderly(t *testing.T) {
-	requireCluster(t)
-	defer dumpOnFailure(t, sharedBrk, sharedNS)
+	forTopologies(t, true, testOrderly)
+}
+
+func testOrderly(t *testing.T, tp *topology) {
 	topic := uniq("Orderly")
-	createTopic(t, nsAddrs(), brokerAddr(), topic, 4)
-	p := newProducer(t, nsAddrs(), producer.WithQueueSelector(producer.NewHashQueueSelector()))
+	tp.createTopic(t, topic, 4/len(tp.masters))
+	p := newProducer(t, tp.nsList(), producer.WithQueueSelector(producer.NewHashQueueSelector()))
 	const keys, perKey = 6, 15
 	var all []string
 	for i := 0; i < perKey; i++ {
@@ -254,18 +264,18 @@ func TestCompatOrderly(t *testing.T) {
 		}
 	}
 	r := newReceived()
-	newConsumer(t, nsAddrs(), uniq("CG_order"), "ord-1", topic, "*", r,
+	newConsumer(t, tp.nsList(), uniq("CG_order"), "ord-1", topic, "*", r,
 		consumer.WithConsumerOrder(true), consumer.WithRebalanceLockInterval(2*time.Second))
 	r.waitAll(t, all, 60*time.Second)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	queueOfKey := map[string]int{}
+	queueOfKey := map[string]string{}
 	for _, m := range r.msgs {
 		k := m.GetProperty("SEQ_KEY")
-		if q, ok := queueOfKey[k]; ok && q != m.Queue.QueueId {
-			t.Fatalf("key %s seen on queues %d and %d", k, q, m.Queue.QueueId)
+		if q, ok := queueOfKey[k]; ok && q != queueKey(m.Queue) {
+			t.Fatalf("key %s seen on queues %s and %s", k, q, queueKey(m.Queue))
 		}
-		queueOfKey[k] = m.Queue.QueueId
+		queueOfKey[k] = queueKey(m.Queue)
 	}
 	for k, seq := range r.seqByKey {
 		for i, n := range seq {
@@ -345,42 +355,75 @@ func queryConsumerOffset(group, topic string, q int) (int64, error) {
 	return strconv.ParseInt(resp.ExtField("offset"), 10, 64)
 }
 
-// TestCompatAdminCreateDeleteTopic: the Go admin creates and deletes a topic.
+// TestCompatAdminCreateDeleteTopic: the Go admin creates and deletes a topic (on the 2m-2s
+// clusters: on both masters; the slaves follow through their metadata sync).
 func TestCompatAdminCreateDeleteTopic(t *testing.T) {
-	requireCluster(t)
-	defer dumpOnFailure(t, sharedBrk, sharedNS)
+	forTopologies(t, true, testAdminCreateDeleteTopic)
+}
+
+func testAdminCreateDeleteTopic(t *testing.T, tp *topology) {
 	topic := uniq("Admin")
-	a := newAdmin(t, nsAddrs())
+	a := newAdmin(t, tp.nsList())
 	ctx := context.Background()
-	if err := a.CreateTopic(ctx, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(brokerAddr()),
-		admin.WithReadQueueNums(3), admin.WithWriteQueueNums(3)); err != nil {
-		t.Fatal(err)
+	for _, m := range tp.masters {
+		if err := a.CreateTopic(ctx, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(m.addr),
+			admin.WithReadQueueNums(3), admin.WithWriteQueueNums(3)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	waitRoute(t, a, topic, 3)
-	if !brokerHasTopic(t, topic) {
-		t.Fatal("GET_ALL_TOPIC_CONFIG does not list the new topic")
+	tp.waitRoute(t, topic, 3*len(tp.masters))
+	for _, m := range tp.masters {
+		if !hasTopic(t, m.addr, topic) {
+			t.Fatalf("GET_ALL_TOPIC_CONFIG of %s does not list the new topic", m.name)
+		}
 	}
-	if err := a.DeleteTopic(ctx, admin.WithTopicDelete(topic), admin.WithBrokerAddrDelete(brokerAddr()),
-		admin.WithNameSrvAddr([]string{sharedNS.addr})); err != nil {
-		t.Fatal(err)
+	waitSlavesTopic(t, tp, topic, true)
+	for _, m := range tp.masters {
+		if err := a.DeleteTopic(ctx, admin.WithTopicDelete(topic), admin.WithBrokerAddrDelete(m.addr),
+			admin.WithNameSrvAddr(tp.nsList())); err != nil {
+			t.Fatal(err)
+		}
+		if hasTopic(t, m.addr, topic) {
+			t.Fatalf("topic still configured on %s after delete", m.name)
+		}
 	}
-	if brokerHasTopic(t, topic) {
-		t.Fatal("topic still configured on the broker after delete")
-	}
-	// The nameserver no longer has a route (the Go admin caches routes, so ask the nameserver).
-	err := waitFor(15*time.Second, 100*time.Millisecond, func() error {
-		resp, err := invoke(sharedNS.addr, protocol.NewRequest(protocol.ReqGetRouteInfoByTopic, &protocol.GetRouteInfoRequestHeader{Topic: topic}, nil), 3*time.Second)
+	waitSlavesTopic(t, tp, topic, false)
+	// No nameserver has a route any more (the Go admin caches routes, so ask the nameservers).
+	for _, ns := range tp.ns {
+		err := waitFor(15*time.Second, 100*time.Millisecond, func() error {
+			resp, err := invoke(ns.addr, protocol.NewRequest(protocol.ReqGetRouteInfoByTopic, &protocol.GetRouteInfoRequestHeader{Topic: topic}, nil), 3*time.Second)
+			if err != nil {
+				return err
+			}
+			if resp.Code != protocol.RespTopicNotExist {
+				return errorf("route lookup at %s answered %d, want TOPIC_NOT_EXIST", ns.addr, resp.Code)
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		if resp.Code != protocol.RespTopicNotExist {
-			return errorf("route lookup answered %d, want TOPIC_NOT_EXIST", resp.Code)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
+}
+
+// waitSlavesTopic waits until every slave of tp has (want) or no longer has topic.
+func waitSlavesTopic(t *testing.T, tp *topology, topic string, want bool) {
+	t.Helper()
+	for _, s := range tp.slaves {
+		if err := waitFor(15*time.Second, 50*time.Millisecond, func() error {
+			if hasTopic(t, s.addr, topic) != want {
+				return errorf("slave %s: has topic %s = %v, want %v", s.name, topic, !want, want)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// queueKey identifies a message queue across brokers.
+func queueKey(q *primitive.MessageQueue) string {
+	return q.BrokerName + "#" + strconv.Itoa(q.QueueId)
 }
 
 func brokerHasTopic(t *testing.T, topic string) bool {

@@ -253,6 +253,10 @@ func brokerConfig(name string, port int, nsAddr, store string, extra ...string) 
 	return strings.Join(append(lines, extra...), "\n") + "\n"
 }
 
+// brokerEnv is the environment of every broker process: loopback only (the deployment guides'
+// files have no brokerIP1 line; the environment sets it, as the operator does).
+var brokerEnv = []string{"GOROCKET_LISTEN_HOST=127.0.0.1", "GOROCKET_BROKER_IP1=127.0.0.1", "GOROCKET_LOG_LEVEL=debug"}
+
 // startBroker starts a broker from a config file and waits until the nameserver lists it.
 func startBroker(dir, name, cfgText, nsAddr string, port int, extraArgs ...string) (*proc, error) {
 	cfg := filepath.Join(dir, name+".properties")
@@ -261,7 +265,7 @@ func startBroker(dir, name, cfgText, nsAddr string, port int, extraArgs ...strin
 	}
 	args := append([]string{brokerBin, "-c", cfg, "--register-period", "2s"}, extraArgs...)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	p, err := startProc(name, dir, args, []string{"GOROCKET_LISTEN_HOST=127.0.0.1", "GOROCKET_LOG_LEVEL=debug"}, addr)
+	p, err := startProc(name, dir, args, brokerEnv, addr)
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,12 @@ func TestMain(m *testing.M) {
 // delegateWithoutRace runs this suite again in a `go test` child built without -race and
 // relays its output and result (see race_on_test.go for why).
 func delegateWithoutRace() int {
-	args := []string{"test", "-count=1", "-timeout", "15m"}
+	args := []string{"test", "-timeout", "15m"}
+	if f := flag.Lookup("test.count"); f != nil && f.Value.String() != "1" {
+		args = append(args, "-count", f.Value.String())
+	} else {
+		args = append(args, "-count=1")
+	}
 	if f := flag.Lookup("test.run"); f != nil && f.Value.String() != "" {
 		args = append(args, "-run", f.Value.String())
 	}
@@ -89,6 +94,7 @@ func setupAndRun(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
+	stopTopologies()
 	if err := sharedBrk.stop(); err != nil {
 		fmt.Println("compat: broker stop:", err)
 		code = 1

@@ -20,40 +20,67 @@ const (
 	ModeBatch = "batch"
 )
 
-// stream accumulates one direction's statistics from many goroutines.
+// stream accumulates one direction's statistics from many goroutines. Each worker records
+// into its own shard (a mutex nobody else takes except the once-a-second progress printer),
+// so recording does not serialise the workers; the shards are merged when read.
 type stream struct {
+	shards []*shard
+	errors atomic.Uint64
+}
+
+type shard struct {
 	mu       sync.Mutex
 	interval Histogram
 	total    Histogram
 	intMsgs  uint64
 	totMsgs  uint64
-	errors   atomic.Uint64
 }
 
-// record adds one request of msgs messages with latency d.
-func (s *stream) record(d time.Duration, msgs uint64) {
-	s.mu.Lock()
-	s.interval.Record(d)
-	s.total.Record(d)
-	s.intMsgs += msgs
-	s.totMsgs += msgs
-	s.mu.Unlock()
+// newStream returns a stream with n shards (n >= 1).
+func newStream(n int) *stream {
+	s := &stream{shards: make([]*shard, max(n, 1))}
+	for i := range s.shards {
+		s.shards[i] = &shard{}
+	}
+	return s
+}
+
+// record adds one request of msgs messages with latency d to shard i (a worker's index).
+func (s *stream) record(i int, d time.Duration, msgs uint64) {
+	sh := s.shards[i%len(s.shards)]
+	sh.mu.Lock()
+	sh.interval.Record(d)
+	sh.total.Record(d)
+	sh.intMsgs += msgs
+	sh.totMsgs += msgs
+	sh.mu.Unlock()
 }
 
 // takeInterval returns and resets the interval statistics.
 func (s *stream) takeInterval() (Histogram, uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	h, n := s.interval, s.intMsgs
-	s.interval.Reset()
-	s.intMsgs = 0
+	var h Histogram
+	var n uint64
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+		h.Merge(&sh.interval)
+		n += sh.intMsgs
+		sh.interval.Reset()
+		sh.intMsgs = 0
+		sh.mu.Unlock()
+	}
 	return h, n
 }
 
 func (s *stream) totals() (Histogram, uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.total, s.totMsgs
+	var h Histogram
+	var n uint64
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+		h.Merge(&sh.total)
+		n += sh.totMsgs
+		sh.mu.Unlock()
+	}
+	return h, n
 }
 
 // Result is the outcome of a run.
@@ -152,7 +179,7 @@ func RunProducer(ctx context.Context, w io.Writer, p *client.Producer, cfg Produ
 		}
 		return m
 	}
-	var s stream
+	s := newStream(cfg.Threads)
 	var lastErr atomic.Value
 	fail := func(err error) {
 		s.errors.Add(1)
@@ -161,9 +188,9 @@ func RunProducer(ctx context.Context, w io.Writer, p *client.Producer, cfg Produ
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	start := time.Now()
-	stopProgress := startProgress(w, "send", &s, start)
+	stopProgress := startProgress(w, "send", s, start)
 	var wg sync.WaitGroup
-	for range cfg.Threads {
+	for worker := range cfg.Threads {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -177,7 +204,7 @@ func RunProducer(ctx context.Context, w io.Writer, p *client.Producer, cfg Produ
 						}
 						continue
 					}
-					s.record(time.Since(t0), 1)
+					s.record(worker, time.Since(t0), 1)
 				}
 			case ModeBatch:
 				batch := make([]*client.Message, cfg.BatchSize)
@@ -192,7 +219,7 @@ func RunProducer(ctx context.Context, w io.Writer, p *client.Producer, cfg Produ
 						}
 						continue
 					}
-					s.record(time.Since(t0), uint64(cfg.BatchSize))
+					s.record(worker, time.Since(t0), uint64(cfg.BatchSize))
 				}
 			case ModeAsync:
 				sem := make(chan struct{}, cfg.Window)
@@ -214,7 +241,7 @@ func RunProducer(ctx context.Context, w io.Writer, p *client.Producer, cfg Produ
 							fail(err)
 							return
 						}
-						s.record(time.Since(t0), 1)
+						s.record(worker, time.Since(t0), 1)
 					})
 					if err != nil {
 						inflight.Done()
@@ -272,11 +299,11 @@ func RunConsumer(ctx context.Context, w io.Writer, cfg ConsumerConfig, logf func
 	case cfg.Duration <= 0:
 		return nil, fmt.Errorf("duration = %v, want > 0 (-d)", cfg.Duration)
 	}
-	var s stream
+	s := newStream(1)
 	handler := func(_ context.Context, msgs []*client.MessageExt) error {
 		now := time.Now().UnixMilli()
 		for _, m := range msgs {
-			s.record(time.Duration(now-m.StoreTimestamp)*time.Millisecond, 1)
+			s.record(0, time.Duration(now-m.StoreTimestamp)*time.Millisecond, 1)
 		}
 		return nil
 	}
@@ -304,7 +331,7 @@ func RunConsumer(ctx context.Context, w io.Writer, cfg ConsumerConfig, logf func
 		}
 	}
 	start := time.Now()
-	stopProgress := startProgress(w, "consume", &s, start)
+	stopProgress := startProgress(w, "consume", s, start)
 	t := time.NewTimer(cfg.Duration)
 	select {
 	case <-ctx.Done():
