@@ -104,6 +104,14 @@ test-short: ## Fast inner loop: unit tests only (-short skips process-level and 
 test-storage-crash: ## Storage crash and recovery suites only (SIGKILL child, torn tails, every-fsync crash images, lock refusal).
 	$(GO) test -race -count=1 -run 'TestHelperProcess|TestCrash|TestRecovery|TestLock|TestIndexRecovery' ./storage/...
 
+.PHONY: test-replication
+test-replication: ## Multi-process master/slave tests only (SIGKILL the master, lag, restarts, shared-store refusal).
+	$(GO) test -race -count=1 ./test/replication/
+
+.PHONY: test-compat
+test-compat: ## The real rocketmq-client-go v2.1.2 suites only (single master, 2m-2s-sync, 2m-2s-async; nameserver).
+	$(GO) test -race -count=1 ./test/compat/...
+
 .PHONY: fuzz
 fuzz: ## Short runs of every fuzz target (FUZZTIME=60s for the documented long run).
 	@for pkg in $$($(GO) list ./...); do \
