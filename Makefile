@@ -125,6 +125,11 @@ fuzz: ## Short runs of every fuzz target (FUZZTIME=60s for the documented long r
 bench: ## Run the Go benchmarks (see docs/benchmarks.md for the recorded figures).
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+.PHONY: bench-send
+bench-send: ## In-process send-path benchmarks (nameserver + broker + client in one process) and remoting micro-benchmarks.
+	$(GO) test -run '^$$' -bench 'BenchmarkSend' -benchtime 5s ./test/perf/
+	$(GO) test -run '^$$' -bench 'ConnInvoke|DecodeJSONHeader|EncodeFrame' -benchmem ./remoting/...
+
 .PHONY: bench-nats
 bench-nats: build ## Side-by-side publish benchmark, gorocket vs NATS JetStream (test/natsbench/run.sh; W= S= D= to tune).
 	bash test/natsbench/run.sh $(if $(W),-w $(W)) $(if $(S),-s $(S)) $(if $(D),-d $(D))

@@ -65,7 +65,7 @@ type base struct {
 	routeTTL time.Duration
 	clientID string
 
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	routes map[string]*routeEntry
 }
 
@@ -130,9 +130,7 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 
 // invoke sends cmd to addr with the client timeout.
 func (b *base) invoke(ctx context.Context, addr string, cmd *protocol.RemotingCommand) (*protocol.RemotingCommand, error) {
-	ctx, cancel := withTimeout(ctx, b.timeout)
-	defer cancel()
-	return b.rc.Invoke(ctx, addr, cmd)
+	return b.rc.InvokeTimeout(ctx, addr, cmd, b.timeout)
 }
 
 // invokeNameServer sends a request to the nameservers in turn until one answers (with any code).
@@ -193,9 +191,9 @@ func (b *base) subscribeRoute(ctx context.Context, topic string, refresh bool) (
 
 // route implements publishRoute (templateQueueNums > 0) and subscribeRoute (0).
 func (b *base) route(ctx context.Context, topic string, refresh bool, templateQueueNums int) (*routeEntry, error) {
-	b.mu.Lock()
+	b.mu.RLock()
 	e := b.routes[topic]
-	b.mu.Unlock()
+	b.mu.RUnlock()
 	if e != nil && !refresh && time.Since(e.fetched) < b.routeTTL && (templateQueueNums > 0 || !e.viaTemplate) {
 		return e, nil
 	}

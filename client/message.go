@@ -105,28 +105,40 @@ type MessageExt struct {
 // EncodeProperties renders properties in the wire form "k\x01v\x02..." with keys sorted, so the
 // output is deterministic. Empty keys or values are skipped (peers drop them anyway).
 func EncodeProperties(props map[string]string) string {
-	if len(props) == 0 {
-		return ""
-	}
-	keys := make([]string, 0, len(props))
+	return encodePropertiesWith(props, "", "")
+}
+
+// encodePropertiesWith is EncodeProperties of props plus the property extraKey=extraValue
+// (which replaces a property of that key; an empty extraKey adds nothing), without copying
+// props.
+func encodePropertiesWith(props map[string]string, extraKey, extraValue string) string {
+	type kv struct{ k, v string }
+	var arr [16]kv
+	pairs := arr[:0]
 	n := 0
 	for k, v := range props {
-		if k == "" || v == "" {
+		if k == "" || v == "" || (extraKey != "" && k == extraKey) {
 			continue
 		}
-		keys = append(keys, k)
+		pairs = append(pairs, kv{k, v})
 		n += len(k) + len(v) + 2
 	}
-	slices.Sort(keys)
-	var b strings.Builder
-	b.Grow(n)
-	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteByte(nameValueSeparator)
-		b.WriteString(props[k])
-		b.WriteByte(propertySeparator)
+	if extraKey != "" && extraValue != "" {
+		pairs = append(pairs, kv{extraKey, extraValue})
+		n += len(extraKey) + len(extraValue) + 2
 	}
-	return b.String()
+	if len(pairs) == 0 {
+		return ""
+	}
+	slices.SortFunc(pairs, func(a, b kv) int { return strings.Compare(a.k, b.k) })
+	b := make([]byte, 0, n)
+	for _, p := range pairs {
+		b = append(b, p.k...)
+		b = append(b, nameValueSeparator)
+		b = append(b, p.v...)
+		b = append(b, propertySeparator)
+	}
+	return string(b)
 }
 
 // DecodeProperties parses the wire form of a property string. Segments without exactly one separator

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -88,8 +89,7 @@ type Producer struct {
 	compressOver int
 	uniq         *uniqKeyGen
 
-	selMu     sync.Mutex
-	selectors map[string]*roundRobin
+	selectors sync.Map // topic -> *roundRobin
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -103,7 +103,7 @@ func NewProducer(logger *slog.Logger, o ProducerOptions) (*Producer, error) {
 		return nil, err
 	}
 	p := &Producer{base: b, group: o.Group, retries: o.RetryTimes, queueNums: o.DefaultTopicQueueNums,
-		compressOver: o.CompressOver, uniq: newUniqKeyGen(), selectors: make(map[string]*roundRobin), closed: make(chan struct{})}
+		compressOver: o.CompressOver, uniq: newUniqKeyGen(), closed: make(chan struct{})}
 	if p.group == "" {
 		p.group = DefaultProducerGroup
 	}
@@ -141,14 +141,11 @@ func (p *Producer) isClosed() bool {
 }
 
 func (p *Producer) selector(topic string) *roundRobin {
-	p.selMu.Lock()
-	defer p.selMu.Unlock()
-	s := p.selectors[topic]
-	if s == nil {
-		s = &roundRobin{}
-		p.selectors[topic] = s
+	if s, ok := p.selectors.Load(topic); ok {
+		return s.(*roundRobin)
 	}
-	return s
+	s, _ := p.selectors.LoadOrStore(topic, &roundRobin{})
+	return s.(*roundRobin)
 }
 
 func checkTopic(topic string) error {
@@ -190,17 +187,15 @@ func (p *Producer) prepare(m *Message) (*prepared, error) {
 	if err := validateProperties(m.Properties); err != nil {
 		return nil, err
 	}
-	props := m.Properties
-	uniq := props[PropertyUniqClientKey]
-	if uniq == "" {
+	uniq := m.Properties[PropertyUniqClientKey]
+	var encoded string
+	if uniq != "" {
+		encoded = EncodeProperties(m.Properties)
+	} else {
 		uniq = p.uniq.next()
-		props = make(map[string]string, len(m.Properties)+1)
-		for k, v := range m.Properties {
-			props[k] = v
-		}
-		props[PropertyUniqClientKey] = uniq
+		encoded = encodePropertiesWith(m.Properties, PropertyUniqClientKey, uniq)
 	}
-	pr := &prepared{topic: m.Topic, body: m.Body, flag: m.Flag, props: EncodeProperties(props), uniq: uniq}
+	pr := &prepared{topic: m.Topic, body: m.Body, flag: m.Flag, props: encoded, uniq: uniq}
 	if len(pr.props) > MaxPropertiesLength {
 		return nil, &InvalidMessageError{Reason: "properties longer than 32767 bytes"}
 	}
@@ -216,7 +211,7 @@ func (p *Producer) prepare(m *Message) (*prepared, error) {
 }
 
 func (p *Producer) sendCommand(pr *prepared, q MessageQueue) *protocol.RemotingCommand {
-	return protocol.NewRequest(protocol.ReqSendMessage, &protocol.SendMessageRequestHeader{
+	return sendRequest(&protocol.SendMessageRequestHeader{
 		ProducerGroup:         p.group,
 		Topic:                 pr.topic,
 		DefaultTopic:          CreateTopicKey,
@@ -227,6 +222,32 @@ func (p *Producer) sendCommand(pr *prepared, q MessageQueue) *protocol.RemotingC
 		Flag:                  int(pr.flag),
 		Properties:            pr.props,
 	}, pr.body)
+}
+
+// sendRequest builds the SEND_MESSAGE request of h. Its extFields are those of
+// protocol.NewRequest(protocol.ReqSendMessage, h, body), written without reflection (the
+// send path builds one per message; TestSendRequestMatchesGenericEncoding pins them).
+func sendRequest(h *protocol.SendMessageRequestHeader, body []byte) *protocol.RemotingCommand {
+	ext := make(map[string]string, 14)
+	ext["producerGroup"] = h.ProducerGroup
+	ext["topic"] = h.Topic
+	ext["defaultTopic"] = h.DefaultTopic
+	ext["defaultTopicQueueNums"] = strconv.Itoa(h.DefaultTopicQueueNums)
+	ext["queueId"] = strconv.Itoa(h.QueueID)
+	ext["sysFlag"] = strconv.Itoa(h.SysFlag)
+	ext["bornTimestamp"] = strconv.FormatInt(h.BornTimestamp, 10)
+	ext["flag"] = strconv.Itoa(h.Flag)
+	ext["properties"] = h.Properties
+	ext["reconsumeTimes"] = strconv.Itoa(h.ReconsumeTimes)
+	ext["unitMode"] = strconv.FormatBool(h.UnitMode)
+	ext["maxReconsumeTimes"] = strconv.Itoa(h.MaxReconsumeTimes)
+	ext["batch"] = strconv.FormatBool(h.Batch)
+	if h.BrokerName != "" {
+		ext["bname"] = h.BrokerName
+	}
+	cmd := protocol.NewRequest(protocol.ReqSendMessage, nil, body)
+	cmd.ExtFields = ext
+	return cmd
 }
 
 // retryable reports whether a send answered with code should be tried again (§4.3.3).
@@ -253,12 +274,34 @@ func sendResult(resp *protocol.RemotingCommand, addr string, q MessageQueue, uni
 	default:
 		return nil, &BrokerError{Addr: addr, Code: resp.Code, Remark: resp.Remark}
 	}
-	var h protocol.SendMessageResponseHeader
-	if err := resp.DecodeHeader(&h); err != nil {
+	h, err := decodeSendResponse(resp.ExtFields)
+	if err != nil {
 		return nil, fmt.Errorf("client: send response from %s: %w", addr, err)
 	}
 	q.QueueID = h.QueueID
 	return &SendResult{Status: st, MsgID: uniq, OffsetMsgID: h.MsgID, Queue: q, QueueOffset: h.QueueOffset, BrokerAddr: addr}, nil
+}
+
+// decodeSendResponse decodes the fields of a send response header the producer uses
+// (msgId, queueId, queueOffset) like protocol.DecodeHeader into a
+// protocol.SendMessageResponseHeader, without reflection (TestDecodeSendResponseMatchesGeneric).
+func decodeSendResponse(ext map[string]string) (protocol.SendMessageResponseHeader, error) {
+	h := protocol.SendMessageResponseHeader{MsgID: ext["msgId"]}
+	if s := ext["queueId"]; s != "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, strconv.IntSize)
+		if err != nil {
+			return h, fmt.Errorf("%w: decode SendMessageResponseHeader: field %q: %q is not an int", protocol.ErrBadField, "queueId", s)
+		}
+		h.QueueID = int(n)
+	}
+	if s := ext["queueOffset"]; s != "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return h, fmt.Errorf("%w: decode SendMessageResponseHeader: field %q: %q is not an int64", protocol.ErrBadField, "queueOffset", s)
+		}
+		h.QueueOffset = n
+	}
+	return h, nil
 }
 
 // pick chooses a queue of topic and its master address.
@@ -369,9 +412,7 @@ func (p *Producer) SendAsync(ctx context.Context, m *Message, cb func(*SendResul
 	if err != nil {
 		return err
 	}
-	ctx, cancel := withTimeout(ctx, p.timeout)
-	err = p.rc.InvokeAsync(ctx, addr, p.sendCommand(pr, q), func(resp *protocol.RemotingCommand, err error) {
-		cancel()
+	err = p.rc.InvokeAsyncTimeout(ctx, addr, p.sendCommand(pr, q), p.timeout, func(resp *protocol.RemotingCommand, err error) {
 		if err != nil {
 			cb(nil, fmt.Errorf("client: async send to %s (%s): %w", addr, QueueString(q), err))
 			return
@@ -379,7 +420,6 @@ func (p *Producer) SendAsync(ctx context.Context, m *Message, cb func(*SendResul
 		cb(sendResult(resp, addr, q, pr.uniq))
 	})
 	if err != nil {
-		cancel()
 		return fmt.Errorf("client: async send to %s: %w", addr, err)
 	}
 	return nil

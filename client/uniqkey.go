@@ -32,8 +32,16 @@ func (g *uniqKeyGen) next() string {
 	var b [6]byte
 	binary.BigEndian.PutUint32(b[:4], uint32(now.Sub(monthStart).Milliseconds()))
 	binary.BigEndian.PutUint16(b[4:], uint16(g.counter.Add(1)))
-	return g.prefix + strings.ToUpper(hex.EncodeToString(b[:]))
+	var out [32]byte
+	n := copy(out[:], g.prefix)
+	for _, c := range b {
+		out[n], out[n+1] = upperHex[c>>4], upperHex[c&0xF]
+		n += 2
+	}
+	return string(out[:n])
 }
+
+const upperHex = "0123456789ABCDEF"
 
 // localIPv4 returns the first non-loopback IPv4 address of the host, or 127.0.0.1.
 func localIPv4() net.IP {

@@ -25,7 +25,8 @@ type ClientOptions struct {
 	MaxFrameSize int
 	// RequestTimeout applies to calls whose context has no deadline; 0 means DefaultRequestTimeout.
 	RequestTimeout time.Duration
-	// WriteTimeout bounds one frame write; 0 means DefaultWriteTimeout.
+	// WriteTimeout bounds one write of the connection's pending frames; 0 means
+	// DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// MaxConcurrentRequests bounds handlers of server-initiated requests; 0 means the default.
 	MaxConcurrentRequests int
@@ -42,7 +43,7 @@ type Client struct {
 	dial   func(ctx context.Context, addr string) (net.Conn, error)
 	dialTO time.Duration
 
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	conns  map[string]*clientConn
 	closed bool
 }
@@ -89,6 +90,24 @@ func (c *Client) OnClose(fn func(*Conn)) { c.ep.addCloseHook(fn) }
 // Conn returns the open connection to addr, dialing it if needed. Concurrent callers
 // share one dial.
 func (c *Client) Conn(ctx context.Context, addr string) (*Conn, error) {
+	// Fast path: an open connection (a read lock: every call of every goroutine comes here).
+	c.mu.RLock()
+	cc, ok := c.conns[addr]
+	closed := c.closed
+	c.mu.RUnlock()
+	if ok && !closed {
+		select {
+		case <-cc.ready:
+			if cc.err == nil {
+				select {
+				case <-cc.conn.Done():
+				default:
+					return cc.conn, nil
+				}
+			}
+		default:
+		}
+	}
 	for {
 		c.mu.Lock()
 		if c.closed {
@@ -176,6 +195,26 @@ func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *protocol.Rem
 	return conn.InvokeAsync(ctx, cmd, cb)
 }
 
+// InvokeTimeout sends cmd to addr and waits for the response, ctx or timeout, whichever
+// comes first (see Conn.InvokeTimeout).
+func (c *Client) InvokeTimeout(ctx context.Context, addr string, cmd *protocol.RemotingCommand, timeout time.Duration) (*protocol.RemotingCommand, error) {
+	conn, err := c.Conn(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	return conn.InvokeTimeout(ctx, cmd, timeout)
+}
+
+// InvokeAsyncTimeout sends cmd to addr; cb receives the response or error, bounded by ctx
+// and timeout (see Conn.InvokeAsyncTimeout).
+func (c *Client) InvokeAsyncTimeout(ctx context.Context, addr string, cmd *protocol.RemotingCommand, timeout time.Duration, cb func(*protocol.RemotingCommand, error)) error {
+	conn, err := c.Conn(ctx, addr)
+	if err != nil {
+		return err
+	}
+	return conn.InvokeAsyncTimeout(ctx, cmd, timeout, cb)
+}
+
 // InvokeOneway sends cmd to addr with the oneway flag; nothing is answered.
 func (c *Client) InvokeOneway(ctx context.Context, addr string, cmd *protocol.RemotingCommand) error {
 	conn, err := c.Conn(ctx, addr)
@@ -194,7 +233,7 @@ func (c *Client) CloseConn(addr string) {
 	if cc != nil {
 		<-cc.ready
 		if cc.conn != nil {
-			cc.conn.close(ErrConnClosed)
+			_ = cc.conn.Close()
 		}
 	}
 }
@@ -206,12 +245,17 @@ func (c *Client) Close() error {
 	conns := c.conns
 	c.conns = make(map[string]*clientConn)
 	c.mu.Unlock()
+	// Frames queued by writes that returned are written first (bounded in total).
+	ctx, cancel := context.WithTimeout(context.Background(), closeDrainTimeout)
+	defer cancel()
 	for _, cc := range conns {
 		<-cc.ready
 		if cc.conn != nil {
+			cc.conn.drainWrites(ctx)
 			cc.conn.close(ErrServerClosed)
 		}
 	}
+	c.ep.stopWorkers()
 	c.ep.wg.Wait()
 	return nil
 }

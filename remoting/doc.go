@@ -9,14 +9,33 @@
 //
 //   - A response is handed to the call waiting for its opaque (a sync Invoke, or an async
 //     callback run in a new goroutine). Unknown opaques are dropped.
-//   - A request is dispatched to its handler in a NEW goroutine, so requests on one
+//   - A request is dispatched to its handler on a goroutine of its own, so requests on one
 //     connection run concurrently and are answered in any order (rocketmq-client-go
 //     multiplexes 20-second long polls, sends and heartbeats on one connection per address).
 //     The number of handlers running at once is bounded per Server/Client
 //     (MaxConcurrentRequests); a request over the bound is answered SYSTEM_BUSY at once.
+//     Handler goroutines (and those running async callbacks) are reused: one that finished
+//     waits up to 2 s for the next task, keeping the stack it grew (workers.go).
 //
-// Writes are serialized per connection by a mutex around one writev of the encoded frame
-// prefix and the body; a failed write closes the connection.
+// # Writes
+//
+// Writes are coalesced per connection. A writer encodes its frame, appends it to the
+// connection's pending buffer under a short mutex and, if no write is in progress, becomes
+// the flusher: it writes everything pending with one syscall (one write deadline per write)
+// and repeats while frames keep arriving. Writers that find a flush in progress return at
+// once; their frames go out with the flusher's next write. When other requests are in
+// flight on the connection, the flusher first yields (runtime.Gosched) so that goroutines
+// ready to run queue their frames into the same write. Frames are never interleaved, and a
+// goroutine's frames keep their order. Pending bytes are bounded (4 MiB): a writer past the
+// bound waits for the flusher. A frame with a body of 64 KiB or more is not copied: its
+// writer waits for the socket and writes the pending frames, its header and its body with
+// one writev. A write returns once its frame is queued (or written), so callers may reuse
+// the body at once.
+//
+// A failed write closes the connection: frames still queued are dropped, and the calls
+// waiting for their responses fail with ErrConnClosed; the flusher whose own frame failed
+// gets the write error. Conn.Close, Client.Close and Server.Shutdown first let queued frames
+// go out (waiting at most one second for a peer that does not read).
 //
 // # Handlers
 //
@@ -64,7 +83,8 @@
 //
 // # Locks
 //
-// Conn.wmu serializes writes; Conn.mu guards the pending-call table and the close reason;
+// Conn.wmu guards the pending-write buffer and the flusher flag (never held during a
+// syscall); Conn.mu guards the pending-call table and the close reason;
 // Server.mu guards listeners and the connection set; Client.mu guards the connection
 // table. No lock is held while calling handlers, callbacks or hooks, and no two of these
 // locks are ever held at once.

@@ -61,6 +61,7 @@ func (r *Request) Reply(resp *protocol.RemotingCommand) error {
 	if r.Cmd.IsOneway() {
 		return nil
 	}
+	defer r.Conn.inflight.Add(-1)
 	if resp == nil {
 		return fmt.Errorf("remoting: reply to %s: nil response", protocol.RequestCodeName(r.Cmd.Code))
 	}

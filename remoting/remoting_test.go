@@ -517,6 +517,10 @@ func TestIdleTimeout(t *testing.T) {
 				t.Fatal(err)
 			}
 			busy := srv.Conns()[0]
+			clientConn, err := cli.Conn(ctx, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
 			// Traffic every 30 ms keeps the connection open well past the timeout.
 			start := time.Now()
 			for time.Since(start) < 1200*time.Millisecond {
@@ -532,6 +536,13 @@ func TestIdleTimeout(t *testing.T) {
 			waitFor(t, 5*time.Second, "the idle close", func() bool { _, ok := reasons.Load(busy.ID()); return ok })
 			if err, _ := reasons.Load(busy.ID()); !errors.Is(err.(error), ErrIdleTimeout) {
 				t.Fatalf("reason %v", err)
+			}
+			// The client's end sees the close once it reads the end of the stream; a call
+			// made before that could still pick the dying connection.
+			select {
+			case <-clientConn.Done():
+			case <-ctx.Done():
+				t.Fatal("the client did not see the idle close")
 			}
 			if _, err := cli.Invoke(ctx, addr, echo("b")); err != nil {
 				t.Fatalf("redial after idle close: %v", err)

@@ -21,7 +21,7 @@ const (
 	// Client. Handlers that hold requests (long polling) should return ErrReplyLater so
 	// they do not occupy a slot.
 	DefaultMaxConcurrentRequests = 4096
-	// DefaultWriteTimeout bounds one frame write.
+	// DefaultWriteTimeout bounds one write of a connection's pending frames.
 	DefaultWriteTimeout = 30 * time.Second
 	// DefaultRequestTimeout applies to Invoke/InvokeAsync calls whose context has no deadline.
 	DefaultRequestTimeout = 3 * time.Second
@@ -39,7 +39,8 @@ type ServerOptions struct {
 	// MaxConcurrentRequests bounds concurrently running handlers; requests beyond it are
 	// answered SYSTEM_BUSY. 0 means DefaultMaxConcurrentRequests.
 	MaxConcurrentRequests int
-	// WriteTimeout bounds one frame write; 0 means DefaultWriteTimeout.
+	// WriteTimeout bounds one write of the connection's pending frames; 0 means
+	// DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// RequestTimeout applies to server-initiated Invoke calls without a deadline; 0 means
 	// DefaultRequestTimeout.
@@ -75,6 +76,7 @@ func newEndpoint(logger *slog.Logger, role string, idle time.Duration, maxFrame,
 	return &endpoint{
 		log: logger, role: role, mux: NewMux(), st: st, maxFrame: maxFrame, idle: idle,
 		writeTimeout: writeTimeout, reqTimeout: reqTimeout, sem: make(chan struct{}, maxReq),
+		stopWork: make(chan struct{}),
 	}
 }
 
@@ -236,9 +238,14 @@ wait:
 		case <-tick.C:
 		}
 	}
+	// Replies queued by finished handlers are written first (bounded in total).
+	dctx, cancel := context.WithTimeout(context.Background(), closeDrainTimeout)
+	defer cancel()
 	for _, c := range s.Conns() {
+		c.drainWrites(dctx)
 		c.close(ErrServerClosed)
 	}
+	s.ep.stopWorkers()
 	s.ep.wg.Wait()
 	return err
 }

@@ -352,10 +352,16 @@ func TestAdminVerbsAgainstCluster(t *testing.T) {
 	if n := strings.Count(out, "broker-"); n != 6 {
 		t.Errorf("topicStatus has %d queue rows, want 6:\n%s", n, out)
 	}
-	out = mustRun("queryMsgByOffset", "-t", "CliTopic", "-b", last.Queue.BrokerName, "-i", strconv.Itoa(last.Queue.QueueID), "-o", strconv.FormatInt(last.QueueOffset, 10))
-	if !strings.Contains(out, `"body-5"`) || !strings.Contains(out, last.MsgID) {
-		t.Errorf("queryMsgByOffset:\n%s", out)
-	}
+	// A send is acknowledged once it is in the commit log; the consume-queue entry that
+	// queryMsgByOffset reads is dispatched asynchronously right after, so poll.
+	cluster.Eventually(t, 10*time.Second, "queryMsgByOffset", func() error {
+		code, out, stderr := runCLI(t, "queryMsgByOffset", "-n", ns, "-t", "CliTopic", "-b", last.Queue.BrokerName,
+			"-i", strconv.Itoa(last.Queue.QueueID), "-o", strconv.FormatInt(last.QueueOffset, 10))
+		if code != 0 || !strings.Contains(out, `"body-5"`) || !strings.Contains(out, last.MsgID) {
+			return fmt.Errorf("exit %d: %s %s", code, out, stderr)
+		}
+		return nil
+	})
 	cluster.Eventually(t, 10*time.Second, "queryMsgByKey", func() error {
 		code, out, stderr := runCLI(t, "queryMsgByKey", "-t", "CliTopic", "-k", "key-5", "-n", ns)
 		if code != 0 || !strings.Contains(out, last.MsgID) {

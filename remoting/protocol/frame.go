@@ -59,21 +59,38 @@ func (c *RemotingCommand) EncodeHeader(st SerializeType) ([]byte, error) {
 // serialize-type/header-length word and the header. Writing FramePrefix then c.Body
 // (for example with net.Buffers, to avoid copying large bodies) produces the frame.
 func (c *RemotingCommand) FramePrefix(st SerializeType) ([]byte, error) {
-	hdr, err := c.EncodeHeader(st)
-	if err != nil {
-		return nil, err
+	return c.AppendFramePrefix(make([]byte, 0, 256), st)
+}
+
+// AppendFramePrefix appends the bytes of FramePrefix(st) to dst and returns the extended
+// slice; on error dst is returned unchanged (same length). It encodes the header in place,
+// so a caller that reuses dst encodes frames without allocating.
+func (c *RemotingCommand) AppendFramePrefix(dst []byte, st SerializeType) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0) // frameLength and header word, patched below
+	switch st {
+	case SerializeJSON:
+		dst = appendJSONHeader(dst, c)
+	case SerializeRocketMQ:
+		out, err := appendBinaryHeader(dst, c)
+		if err != nil {
+			return dst[:start], err
+		}
+		dst = out
+	default:
+		return dst[:start], newErr(ErrSerializeType, fmt.Sprintf("protocol: unknown serialize type %d", byte(st)))
 	}
-	if len(hdr) > MaxHeaderLength {
-		return nil, newErr(ErrHeaderTooLarge, fmt.Sprintf("protocol: header length %d exceeds %d", len(hdr), MaxHeaderLength))
+	hl := len(dst) - start - frameLengthSize - headerWordSize
+	if hl > MaxHeaderLength {
+		return dst[:start], newErr(ErrHeaderTooLarge, fmt.Sprintf("protocol: header length %d exceeds %d", hl, MaxHeaderLength))
 	}
-	frameLen := int64(headerWordSize) + int64(len(hdr)) + int64(len(c.Body))
+	frameLen := int64(headerWordSize) + int64(hl) + int64(len(c.Body))
 	if frameLen > 1<<31-1 {
-		return nil, newErr(ErrFrameTooLarge, fmt.Sprintf("protocol: frame length %d exceeds max %d", frameLen, 1<<31-1))
+		return dst[:start], newErr(ErrFrameTooLarge, fmt.Sprintf("protocol: frame length %d exceeds max %d", frameLen, 1<<31-1))
 	}
-	out := make([]byte, frameLengthSize+headerWordSize, frameLengthSize+headerWordSize+len(hdr))
-	binary.BigEndian.PutUint32(out[0:4], uint32(frameLen))
-	binary.BigEndian.PutUint32(out[4:8], uint32(st)<<24|uint32(len(hdr)))
-	return append(out, hdr...), nil
+	binary.BigEndian.PutUint32(dst[start:], uint32(frameLen))
+	binary.BigEndian.PutUint32(dst[start+frameLengthSize:], uint32(st)<<24|uint32(hl))
+	return dst, nil
 }
 
 // MarshalFrame returns the complete frame (length prefix, header word, header, body).

@@ -37,8 +37,9 @@ func appendBinaryHeader(b []byte, c *RemotingCommand) ([]byte, error) {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(c.Remark)))
 	b = append(b, c.Remark...)
 	b = binary.BigEndian.AppendUint32(b, uint32(extLen))
-	for _, k := range sortedKeys(c.ExtFields) {
-		v := c.ExtFields[k]
+	var scratch [16]extPair
+	for _, p := range sortedPairs(c.ExtFields, scratch[:0]) {
+		k, v := p.k, p.v
 		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
 		b = append(b, k...)
 		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -30,24 +31,48 @@ func appendJSONHeader(b []byte, c *RemotingCommand) []byte {
 	b = append(b, `,"remark":`...)
 	b = appendJSONString(b, c.Remark)
 	b = append(b, `,"extFields":{`...)
-	for i, k := range sortedKeys(c.ExtFields) {
+	var scratch [16]extPair
+	for i, p := range sortedPairs(c.ExtFields, scratch[:0]) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = appendJSONString(b, p.k)
 		b = append(b, ':')
-		b = appendJSONString(b, c.ExtFields[k])
+		b = appendJSONString(b, p.v)
 	}
 	return append(b, "}}"...)
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// extPair is one ext field.
+type extPair struct{ k, v string }
+
+// sortedPairs returns the entries of m sorted by key, appended to pairs (a caller's scratch
+// array, so that headers of up to its capacity are encoded without allocating).
+func sortedPairs(m map[string]string, pairs []extPair) []extPair {
+	for k, v := range m {
+		pairs = append(pairs, extPair{k, v})
 	}
-	slices.Sort(keys)
-	return keys
+	if len(pairs) > 24 {
+		slices.SortFunc(pairs, func(a, b extPair) int { return strings.Compare(a.k, b.k) })
+		return pairs
+	}
+	// Insertion sort; most keys differ in their first byte, which is compared inline.
+	for i := 1; i < len(pairs); i++ {
+		p := pairs[i]
+		j := i
+		for ; j > 0 && keyLess(p.k, pairs[j-1].k); j-- {
+			pairs[j] = pairs[j-1]
+		}
+		pairs[j] = p
+	}
+	return pairs
+}
+
+func keyLess(a, b string) bool {
+	if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
+		return a[0] < b[0]
+	}
+	return a < b
 }
 
 const hexDigits = "0123456789abcdef"
@@ -155,7 +180,18 @@ func (e *extFieldsJSON) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// decodeJSONHeader decodes a JSON header: the hand-written decoder handles the usual
+// shapes, encoding/json everything else (and reports the errors).
 func decodeJSONHeader(hdr []byte) (*RemotingCommand, error) {
+	if c, ok := decodeJSONHeaderFast(hdr); ok {
+		return c, nil
+	}
+	return decodeJSONHeaderStd(hdr)
+}
+
+// decodeJSONHeaderStd is the reference decoder, built on encoding/json: it defines what a
+// JSON header means.
+func decodeJSONHeaderStd(hdr []byte) (*RemotingCommand, error) {
 	var h jsonHeader
 	if err := json.Unmarshal(hdr, &h); err != nil {
 		return nil, newErr(ErrMalformedHeader, fmt.Sprintf("protocol: malformed JSON header: %v", err))
