@@ -1,7 +1,6 @@
 package compat
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -180,14 +179,14 @@ func forTopologies(t *testing.T, alsoGuide bool, fn func(t *testing.T, tp *topol
 	}
 }
 
-// guideConfigDir locates /work/shared/reference/guide-configs.
+// guideConfigDir is the repository's byte-identical copy of the deployment guides' property
+// files (internal/conf/testdata: the 2m-2s-sync broker-a, broker-a-s, broker-b, broker-b-s files).
 func guideConfigDir() (string, error) {
-	for _, d := range []string{filepath.Join(repoRoot, "..", "shared", "reference", "guide-configs"), "/work/shared/reference/guide-configs"} {
-		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			return d, nil
-		}
+	d := filepath.Join(repoRoot, "internal", "conf", "testdata")
+	if st, err := os.Stat(d); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("deployment guide configs not found in %s: %v", d, err)
 	}
-	return "", errors.New("deployment guide configs not found")
+	return d, nil
 }
 
 // localiseGuideConfig copies a guide broker file, rewriting only the lines that name hosts,
@@ -246,7 +245,7 @@ func startGuideTopology(name, role string) (tp *topology, err error) {
 		slave            bool
 	}{{"broker-a", "broker-a", false}, {"broker-b", "broker-b", false}, {"broker-a-s", "broker-a", true}, {"broker-b-s", "broker-b", true}}
 	for _, f := range files {
-		src, err := os.ReadFile(filepath.Join(gdir, "2m-2s-sync", f.file+".properties"))
+		src, err := os.ReadFile(filepath.Join(gdir, f.file+".properties"))
 		if err != nil {
 			return nil, err
 		}
