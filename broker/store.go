@@ -3,6 +3,8 @@ package broker
 import (
 	"errors"
 	"net"
+
+	"github.com/gorocket/gorocket/storage"
 )
 
 // MessageStore is what the broker needs from the message store. The production implementation
@@ -94,45 +96,22 @@ type PutResult struct {
 	Count          int
 }
 
-// GetStatus is the outcome of a read (Java GetMessageStatus).
-type GetStatus int
+// GetStatus is the outcome of a read (Java GetMessageStatus); it is the storage package's type, so
+// the adapter passes it through unchanged.
+type GetStatus = storage.GetStatus
 
-// Get statuses.
+// Get statuses (see storage.GetMessages for when each is returned).
 const (
-	GetFound GetStatus = iota
-	GetNoMatchedMessage
-	GetMessageWasRemoving
-	GetOffsetFoundNull
-	GetOffsetOverflowBadly
-	GetOffsetOverflowOne
-	GetOffsetTooSmall
-	GetNoMatchedLogicQueue
-	GetNoMessageInQueue
+	GetFound               = storage.GetFound
+	GetNoMatchedMessage    = storage.GetNoMatchedMessage
+	GetMessageWasRemoving  = storage.GetMessageWasRemoving
+	GetOffsetFoundNull     = storage.GetOffsetFoundNull
+	GetOffsetOverflowBadly = storage.GetOffsetOverflowBadly
+	GetOffsetOverflowOne   = storage.GetOffsetOverflowOne
+	GetOffsetTooSmall      = storage.GetOffsetTooSmall
+	GetNoMatchedLogicQueue = storage.GetNoMatchedLogicQueue
+	GetNoMessageInQueue    = storage.GetNoMessageInQueue
 )
-
-func (s GetStatus) String() string {
-	switch s {
-	case GetFound:
-		return "FOUND"
-	case GetNoMatchedMessage:
-		return "NO_MATCHED_MESSAGE"
-	case GetMessageWasRemoving:
-		return "MESSAGE_WAS_REMOVING"
-	case GetOffsetFoundNull:
-		return "OFFSET_FOUND_NULL"
-	case GetOffsetOverflowBadly:
-		return "OFFSET_OVERFLOW_BADLY"
-	case GetOffsetOverflowOne:
-		return "OFFSET_OVERFLOW_ONE"
-	case GetOffsetTooSmall:
-		return "OFFSET_TOO_SMALL"
-	case GetNoMatchedLogicQueue:
-		return "NO_MATCHED_LOGIC_QUEUE"
-	case GetNoMessageInQueue:
-		return "NO_MESSAGE_IN_QUEUE"
-	}
-	return "UNKNOWN"
-}
 
 // GetResult is a read's answer: complete records concatenated in queue order.
 type GetResult struct {

@@ -142,7 +142,7 @@ func (a *storeAdapter) Get(topic string, queueID int, offset int64, maxMsgs, max
 	}
 	defer r.Release()
 	out := GetResult{
-		Status: GetStatus(r.Status), NextBeginOffset: r.NextBeginOffset, MinOffset: r.MinOffset, MaxOffset: r.MaxOffset,
+		Status: r.Status, NextBeginOffset: r.NextBeginOffset, MinOffset: r.MinOffset, MaxOffset: r.MaxOffset,
 		SuggestSlave: r.SuggestPullingFromSlave, LastPhysOffset: -1,
 	}
 	if len(r.Messages) > 0 {
