@@ -209,9 +209,20 @@ func TestCompatTagFilter(t *testing.T) {
 		"sysFlag": strconv.Itoa(protocol.PullFlagSubscription), "commitOffset": "0", "suspendTimeoutMillis": "0",
 		"subscription": "TagA || TagC", "subVersion": "0", "expressionType": "TAG",
 	}
-	resp, err := invoke(brokerAddr(), protocol.NewRequest(protocol.ReqPullMessage, ext, nil), 5*time.Second)
-	if err != nil || resp.Code != protocol.RespSuccess {
-		t.Fatalf("raw pull: %v %v", resp, err)
+	// SEND_OK means the message is in the commit log; its consume-queue entry is dispatched
+	// asynchronously just after, so pull until the queue holds all 15 messages.
+	var resp *protocol.RemotingCommand
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		resp, err = invoke(brokerAddr(), protocol.NewRequest(protocol.ReqPullMessage, ext, nil), 5*time.Second)
+		if err != nil || resp.Code != protocol.RespSuccess {
+			t.Fatalf("raw pull: %v %v", resp, err)
+		}
+		if resp.ExtField("maxOffset") == "15" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if strings.Contains(string(resp.Body), "TagB-") || strings.Count(string(resp.Body), "TagA-") != 5 || strings.Count(string(resp.Body), "TagC-") != 5 {
 		t.Fatalf("broker did not filter by tag: body %q", resp.Body)

@@ -171,12 +171,17 @@ func compareBrokers(t *testing.T, masterAddr, slaveAddr, topic string, queues, t
 	for q := 0; q < queues; q++ {
 		want := pullQueue(t, masterAddr, topic, q)
 		var got []string
-		for _, m := range pullQueue(t, slaveAddr, topic, q) {
-			got = append(got, fmt.Sprintf("%d/%s/%s", m.QueueOffset, m.OffsetMsgID, m.Body))
-		}
-		if len(got) != len(want) {
-			t.Fatalf("queue %d: slave has %d messages, master %d", q, len(got), len(want))
-		}
+		// The slave's consume queue is dispatched just after its commit log caught up: poll.
+		cluster.Eventually(t, 10*time.Second, fmt.Sprintf("queue %d dispatched on the slave", q), func() error {
+			got = got[:0]
+			for _, m := range pullQueue(t, slaveAddr, topic, q) {
+				got = append(got, fmt.Sprintf("%d/%s/%s", m.QueueOffset, m.OffsetMsgID, m.Body))
+			}
+			if len(got) != len(want) {
+				return fmt.Errorf("slave has %d messages, master %d", len(got), len(want))
+			}
+			return nil
+		})
 		for i, m := range want {
 			if w := fmt.Sprintf("%d/%s/%s", m.QueueOffset, m.OffsetMsgID, m.Body); got[i] != w {
 				t.Fatalf("queue %d #%d: slave %q, master %q", q, i, got[i], w)

@@ -88,32 +88,47 @@ func TestSyncMasterKillLosesNoAcknowledgedMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cons.Close()
-	got := map[string]*client.MessageExt{}
-	for q := 0; q < 4; q++ {
-		mq := client.MessageQueue{Topic: topic, BrokerName: master.BrokerName, QueueID: q}
-		off := int64(0)
-		for i := 0; ; i++ {
-			if i > 10000 {
-				t.Fatalf("queue %d: pulling does not end", q)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			res, err := cons.Pull(ctx, mq, off, 32)
-			cancel()
-			if err != nil {
-				t.Fatalf("pull %s@%d: %v", client.QueueString(mq), off, err)
-			}
-			if res.Status != client.PullFound {
-				break
-			}
-			for _, m := range res.Messages {
-				if m.StoreHost != master.Addr {
-					t.Fatalf("message %s has store host %s, want the master's %s (records are copied byte for byte)", m.Body, m.StoreHost, master.Addr)
+	// The slave acknowledged every byte before the kill; its consume-queue entries are dispatched
+	// right after, so collect until every acknowledged message is there (or the deadline passes).
+	collect := func() map[string]*client.MessageExt {
+		got := map[string]*client.MessageExt{}
+		for q := 0; q < 4; q++ {
+			mq := client.MessageQueue{Topic: topic, BrokerName: master.BrokerName, QueueID: q}
+			off := int64(0)
+			for i := 0; ; i++ {
+				if i > 10000 {
+					t.Fatalf("queue %d: pulling does not end", q)
 				}
-				got[string(m.Body)] = m
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				res, err := cons.Pull(ctx, mq, off, 32)
+				cancel()
+				if err != nil {
+					t.Fatalf("pull %s@%d: %v", client.QueueString(mq), off, err)
+				}
+				if res.Status != client.PullFound {
+					break
+				}
+				for _, m := range res.Messages {
+					if m.StoreHost != master.Addr {
+						t.Fatalf("message %s has store host %s, want the master's %s (records are copied byte for byte)", m.Body, m.StoreHost, master.Addr)
+					}
+					got[string(m.Body)] = m
+				}
+				off = res.NextBeginOffset
 			}
-			off = res.NextBeginOffset
 		}
+		return got
 	}
+	var got map[string]*client.MessageExt
+	cluster.Eventually(t, 15*time.Second, "every acknowledged message readable on the slave", func() error {
+		got = collect()
+		for _, s := range acked {
+			if _, ok := got[s.body]; !ok {
+				return fmt.Errorf("%s not yet on the slave (%d of %d read)", s.body, len(got), len(acked))
+			}
+		}
+		return nil
+	})
 	var missing []string
 	for _, s := range acked {
 		m, ok := got[s.body]
@@ -166,13 +181,14 @@ func TestSyncMasterWithoutSlaveAnswersSlaveNotAvailable(t *testing.T) {
 		return nil
 	})
 	// The message sent without the slave reached the slave after it came back.
-	found := false
-	for q := 0; q < 2; q++ {
-		for _, m := range pullQueue(t, c.BrokerAddr("broker-a-1"), topic, q) {
-			found = found || string(m.Body) == "without-slave"
+	cluster.Eventually(t, 10*time.Second, "the message stored while the slave was down reaches it", func() error {
+		for q := 0; q < 2; q++ {
+			for _, m := range pullQueue(t, c.BrokerAddr("broker-a-1"), topic, q) {
+				if string(m.Body) == "without-slave" {
+					return nil
+				}
+			}
 		}
-	}
-	if !found {
-		t.Fatal("the message stored while the slave was down never reached it")
-	}
+		return errors.New("not on the slave")
+	})
 }
