@@ -329,12 +329,18 @@ func TestAdminVerbsAgainstCluster(t *testing.T) {
 		}
 		BrokerDatas []struct{ BrokerName string }
 	}
-	if err := json.Unmarshal([]byte(mustRun("topicRoute", "-t", "CliTopic")), &route); err != nil {
-		t.Fatal(err)
-	}
-	if len(route.QueueDatas) != 2 || route.QueueDatas[0].WriteQueueNums != 3 || len(route.BrokerDatas) != 2 {
-		t.Fatalf("route %+v", route)
-	}
+	// Each broker registers its new topic with the name servers on its own; the route
+	// names both brokers only once both registrations have landed, so poll.
+	cluster.Eventually(t, 10*time.Second, "CliTopic route on both brokers", func() error {
+		route.QueueDatas, route.BrokerDatas = nil, nil
+		if err := json.Unmarshal([]byte(mustRun("topicRoute", "-t", "CliTopic")), &route); err != nil {
+			return err
+		}
+		if len(route.QueueDatas) != 2 || route.QueueDatas[0].WriteQueueNums != 3 || len(route.BrokerDatas) != 2 {
+			return fmt.Errorf("route %+v", route)
+		}
+		return nil
+	})
 	// Messages to look up.
 	p, err := client.NewProducer(nil, client.ProducerOptions{Options: client.Options{NameServers: c.NamesrvAddrs()}})
 	if err != nil {
