@@ -88,7 +88,6 @@ func (s *Server) sendOne(rc *reqCtx, req *protocol.RemotingCommand, h *protocol.
 	if len(h.Properties) > message.MaxPropertiesLength {
 		return nil, protocol.Errorf(protocol.RespMessageIllegal, "the message properties length %d over max value %d", len(h.Properties), message.MaxPropertiesLength)
 	}
-	props := message.ParseProperties(h.Properties)
 	m := &StoreMessage{
 		Topic: h.Topic, QueueID: h.QueueID, Flag: int32(h.Flag), Body: req.Body,
 		SysFlag: int32(h.SysFlag), BornTimestamp: h.BornTimestamp, BornHost: rc.remote,
@@ -97,6 +96,18 @@ func (s *Server) sendOne(rc *reqCtx, req *protocol.RemotingCommand, h *protocol.
 	if tc.TopicFilterType == topic.FilterMultiTag {
 		m.SysFlag |= message.SysFlagMultiTags
 	}
+	// The common message (not retried, delayed or half) keeps its property string with
+	// WAIT removed and CLUSTER added, without a map round trip.
+	if !strings.HasPrefix(h.Topic, topic.RetryPrefix) {
+		if sp, ok := message.ScanSendProperties(h.Properties, s.opts.Config.BrokerClusterName); ok {
+			m.WaitStoreOK, m.Tags, m.UniqKey, m.Properties = sp.WaitStoreOK, sp.Tags, sp.UniqKey, sp.Properties
+			if sp.Keys != "" {
+				m.Keys = strings.Fields(sp.Keys)
+			}
+			return s.storeAndRespond(rc, h, m)
+		}
+	}
+	props := message.ParseProperties(h.Properties)
 	// Retry topics: route to the DLQ once the message was reconsumed too often.
 	if strings.HasPrefix(h.Topic, topic.RetryPrefix) {
 		grp := strings.TrimPrefix(h.Topic, topic.RetryPrefix)
@@ -124,6 +135,11 @@ func (s *Server) sendOne(rc *reqCtx, req *protocol.RemotingCommand, h *protocol.
 		}
 	}
 	s.finishProperties(m, props)
+	return s.storeAndRespond(rc, h, m)
+}
+
+// storeAndRespond stores m (waiting for the slave on a SYNC_MASTER) and builds the answer.
+func (s *Server) storeAndRespond(rc *reqCtx, h *protocol.SendMessageRequestHeader, m *StoreMessage) (*protocol.RemotingCommand, error) {
 	if m.WaitStoreOK && s.syncReplication() {
 		res, code, remark := s.storeMessage(m)
 		if code != protocol.RespSuccess {
@@ -154,7 +170,7 @@ func (s *Server) finishProperties(m *StoreMessage, props map[string]string) {
 		m.SysFlag &^= message.SysFlagTransMask
 		m.Topic, m.QueueID = topic.TransHalfTopic, 0
 		s.ensureSystemTopic(topic.TransHalfTopic, 1)
-	} else if lvl, _ := strconv.Atoi(props[message.PropDelayLevel]); lvl > 0 && (tx == 0 || tx == message.SysFlagTransCommit) {
+	} else if lvl := delayLevel(props[message.PropDelayLevel]); lvl > 0 && (tx == 0 || tx == message.SysFlagTransCommit) {
 		lvl = min(lvl, len(s.delays))
 		props[message.PropRealTopic] = m.Topic
 		props[message.PropRealQueueID] = strconv.Itoa(m.QueueID)
@@ -420,4 +436,13 @@ func (s *Server) handleSendMsgBack(rc *reqCtx, req *protocol.RemotingCommand) (*
 	}
 	s.log.Debug("message sent back", slog.String("group", h.Group), slog.String("topic", m.Topic), slog.Int("reconsumeTimes", int(m.ReconsumeTimes)))
 	return protocol.NewResponse(protocol.RespSuccess, ""), nil
+}
+
+// delayLevel parses a DELAY property; absent or malformed is 0 (no delay).
+func delayLevel(v string) int {
+	if v == "" {
+		return 0
+	}
+	lvl, _ := strconv.Atoi(v)
+	return lvl
 }

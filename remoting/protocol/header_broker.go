@@ -1,5 +1,11 @@
 package protocol
 
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
 // Typed extFields headers of the broker's request codes. Every struct field carries an
 // `rmq:"name"` tag (append ",required" when Java's header marks it @CFNotNull). Use
 // BrokerHeaderToExt to encode a header into extFields and BrokerHeaderFromExt to decode one.
@@ -35,25 +41,94 @@ var sendV2Names = map[string]string{
 }
 
 // DecodeSendMessageHeader decodes a SEND_MESSAGE header; with shortNames it decodes the
-// SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE a..n form.
+// SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE a..n form (where a short key wins over its full name).
+// It is the send path's hand-written equivalent of DecodeHeader (same presence, trimming and
+// error rules; a test pins the two together): one map lookup per field, no reflection.
 func DecodeSendMessageHeader(ext map[string]string, shortNames bool) (SendMessageRequestHeader, error) {
 	var h SendMessageRequestHeader
-	if shortNames {
-		full := make(map[string]string, len(ext))
-		for k, v := range ext {
-			if n, ok := sendV2Names[k]; ok {
-				full[n] = v
-			} else {
-				full[k] = v
-			}
+	d := sendHeaderDecoder{ext: ext, short: shortNames}
+	var ok bool
+	if h.ProducerGroup, ok = d.str("a", "producerGroup"); !ok {
+		return h, d.missing("producerGroup")
+	}
+	if h.Topic, ok = d.str("b", "topic"); !ok {
+		return h, d.missing("topic")
+	}
+	if h.DefaultTopic, ok = d.str("c", "defaultTopic"); !ok {
+		return h, d.missing("defaultTopic")
+	}
+	h.DefaultTopicQueueNums = int(d.int("d", "defaultTopicQueueNums", true))
+	h.QueueID = int(d.int("e", "queueId", true))
+	h.SysFlag = int(d.int("f", "sysFlag", true))
+	h.BornTimestamp = d.int("g", "bornTimestamp", true)
+	h.Flag = int(d.int("h", "flag", true))
+	h.Properties, _ = d.str("i", "properties")
+	h.ReconsumeTimes = int(d.int("j", "reconsumeTimes", false))
+	h.UnitMode = d.bool("k", "unitMode")
+	h.MaxReconsumeTimes = int(d.int("l", "maxReconsumeTimes", false))
+	h.Batch = d.bool("m", "batch")
+	h.BrokerName, _ = d.str("n", "bname")
+	_, h.HasMaxReconsumeTimes = d.lookup("l", "maxReconsumeTimes")
+	return h, d.err
+}
+
+// sendHeaderDecoder reads SendMessageRequestHeader fields by short or full name and keeps
+// the first error, in field order, as DecodeHeader reports it.
+type sendHeaderDecoder struct {
+	ext   map[string]string
+	short bool
+	err   error
+}
+
+func (d *sendHeaderDecoder) lookup(short, full string) (string, bool) {
+	if d.short {
+		if v, ok := d.ext[short]; ok {
+			return v, true
 		}
-		ext = full
 	}
-	if err := DecodeHeader(ext, &h); err != nil {
-		return h, err
+	v, ok := d.ext[full]
+	return v, ok
+}
+
+func (d *sendHeaderDecoder) str(short, full string) (string, bool) {
+	return d.lookup(short, full)
+}
+
+func (d *sendHeaderDecoder) missing(full string) error {
+	if d.err == nil {
+		d.err = newErr(ErrMissingField, fmt.Sprintf("protocol: decode SendMessageRequestHeader: missing required field %q", full))
 	}
-	_, h.HasMaxReconsumeTimes = ext["maxReconsumeTimes"]
-	return h, nil
+	return d.err
+}
+
+func (d *sendHeaderDecoder) int(short, full string, required bool) int64 {
+	if d.err != nil {
+		return 0
+	}
+	s, _ := d.lookup(short, full)
+	if s == "" {
+		if required {
+			d.missing(full)
+		}
+		return 0
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		n, err = strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	}
+	if err != nil {
+		d.err = newErr(ErrBadField, fmt.Sprintf("protocol: decode SendMessageRequestHeader: field %q: %q is not an int64", full, s))
+		return 0
+	}
+	return n
+}
+
+func (d *sendHeaderDecoder) bool(short, full string) bool {
+	s, _ := d.lookup(short, full)
+	if s == "true" {
+		return true
+	}
+	return s != "" && strings.EqualFold(strings.TrimSpace(s), "true")
 }
 
 // EncodeSendMessageHeaderV2 encodes h with the short a..n keys (SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE).
