@@ -265,8 +265,8 @@ func (s *Server) sendResponse(h *protocol.SendMessageRequestHeader, m *StoreMess
 	if m.Topic == topic.TransHalfTopic || m.Topic == topic.ScheduleTopic {
 		rh.QueueID = h.QueueID // the client knows the queue it chose
 	}
-	resp := protocol.NewResponseWithHeader(code, &rh, nil)
-	resp.Remark = remark
+	resp := protocol.NewResponse(code, remark)
+	resp.ExtFields = rh.ExtFields()
 	return resp, nil
 }
 

@@ -169,8 +169,8 @@ func (b *fakeBroker) serve(ctx context.Context, req *remoting.Request) (*protoco
 	}
 	b.mu.Unlock()
 	switch cmd.Code {
-	case protocol.ReqSendMessage:
-		h, err := protocol.DecodeSendMessageHeader(cmd.ExtFields, false)
+	case protocol.ReqSendMessage, protocol.ReqSendMessageV2:
+		h, err := protocol.DecodeSendMessageHeader(cmd.ExtFields, cmd.Code == protocol.ReqSendMessageV2)
 		if err != nil {
 			return nil, err
 		}

@@ -224,28 +224,29 @@ func (p *Producer) sendCommand(pr *prepared, q MessageQueue) *protocol.RemotingC
 	}, pr.body)
 }
 
-// sendRequest builds the SEND_MESSAGE request of h. Its extFields are those of
-// protocol.NewRequest(protocol.ReqSendMessage, h, body), written without reflection (the
-// send path builds one per message; TestSendRequestMatchesGenericEncoding pins them).
+// sendRequest builds the SEND_MESSAGE_V2 request of h, the form the Java and Go clients send
+// (short keys a..n, so a smaller header to write and parse). Its extFields are those of
+// protocol.EncodeSendMessageHeaderV2(h), written without reflection (the send path builds one
+// per message; TestSendRequestMatchesGenericEncoding pins them).
 func sendRequest(h *protocol.SendMessageRequestHeader, body []byte) *protocol.RemotingCommand {
 	ext := make(map[string]string, 14)
-	ext["producerGroup"] = h.ProducerGroup
-	ext["topic"] = h.Topic
-	ext["defaultTopic"] = h.DefaultTopic
-	ext["defaultTopicQueueNums"] = strconv.Itoa(h.DefaultTopicQueueNums)
-	ext["queueId"] = strconv.Itoa(h.QueueID)
-	ext["sysFlag"] = strconv.Itoa(h.SysFlag)
-	ext["bornTimestamp"] = strconv.FormatInt(h.BornTimestamp, 10)
-	ext["flag"] = strconv.Itoa(h.Flag)
-	ext["properties"] = h.Properties
-	ext["reconsumeTimes"] = strconv.Itoa(h.ReconsumeTimes)
-	ext["unitMode"] = strconv.FormatBool(h.UnitMode)
-	ext["maxReconsumeTimes"] = strconv.Itoa(h.MaxReconsumeTimes)
-	ext["batch"] = strconv.FormatBool(h.Batch)
+	ext["a"] = h.ProducerGroup
+	ext["b"] = h.Topic
+	ext["c"] = h.DefaultTopic
+	ext["d"] = strconv.Itoa(h.DefaultTopicQueueNums)
+	ext["e"] = strconv.Itoa(h.QueueID)
+	ext["f"] = strconv.Itoa(h.SysFlag)
+	ext["g"] = strconv.FormatInt(h.BornTimestamp, 10)
+	ext["h"] = strconv.Itoa(h.Flag)
+	ext["i"] = h.Properties
+	ext["j"] = strconv.Itoa(h.ReconsumeTimes)
+	ext["k"] = strconv.FormatBool(h.UnitMode)
+	ext["l"] = strconv.Itoa(h.MaxReconsumeTimes)
+	ext["m"] = strconv.FormatBool(h.Batch)
 	if h.BrokerName != "" {
-		ext["bname"] = h.BrokerName
+		ext["n"] = h.BrokerName
 	}
-	cmd := protocol.NewRequest(protocol.ReqSendMessage, nil, body)
+	cmd := protocol.NewRequest(protocol.ReqSendMessageV2, nil, body)
 	cmd.ExtFields = ext
 	return cmd
 }

@@ -40,11 +40,11 @@ func TestProducerSendMessageHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reqs := fc.brokers["broker-a"].requestsWithCode(protocol.ReqSendMessage)
+	reqs := fc.brokers["broker-a"].requestsWithCode(protocol.ReqSendMessageV2)
 	if len(reqs) != 1 {
 		t.Fatalf("%d SEND_MESSAGE requests", len(reqs))
 	}
-	ext := reqs[0].ExtFields
+	ext := sendExt(reqs[0])
 	want := map[string]string{
 		"producerGroup": "pg", "topic": "orders", "defaultTopic": "TBW102", "defaultTopicQueueNums": "4",
 		"queueId": strconv.Itoa(res.Queue.QueueID), "sysFlag": "0", "flag": "7", "reconsumeTimes": "0",
@@ -103,21 +103,21 @@ func TestProducerRoundRobinAcrossBrokers(t *testing.T) {
 func TestProducerRetriesOnAnotherBroker(t *testing.T) {
 	fc := newFakeCluster(t, "broker-a", "broker-b")
 	fc.createTopic("retry", 1)
-	fc.brokers["broker-a"].failOnce(protocol.ReqSendMessage, protocol.RespSystemError)
-	fc.brokers["broker-b"].failOnce(protocol.ReqSendMessage, protocol.RespSystemError)
+	fc.brokers["broker-a"].failOnce(protocol.ReqSendMessageV2, protocol.RespSystemError)
+	fc.brokers["broker-b"].failOnce(protocol.ReqSendMessageV2, protocol.RespSystemError)
 	p := newTestProducer(t, fc, nil)
 	res, err := p.Send(context.Background(), NewMessage("retry", []byte("x")))
 	if err != nil {
 		t.Fatalf("send with one failure per broker: %v", err)
 	}
-	a := len(fc.brokers["broker-a"].requestsWithCode(protocol.ReqSendMessage))
-	b := len(fc.brokers["broker-b"].requestsWithCode(protocol.ReqSendMessage))
+	a := len(fc.brokers["broker-a"].requestsWithCode(protocol.ReqSendMessageV2))
+	b := len(fc.brokers["broker-b"].requestsWithCode(protocol.ReqSendMessageV2))
 	if a+b != 3 || res.Status != SendOK {
 		t.Fatalf("attempts a=%d b=%d, result %+v", a, b, res)
 	}
 	// A non-retryable refusal is returned at once.
-	fc.brokers["broker-a"].failOnce(protocol.ReqSendMessage, protocol.RespMessageIllegal)
-	fc.brokers["broker-b"].failOnce(protocol.ReqSendMessage, protocol.RespMessageIllegal)
+	fc.brokers["broker-a"].failOnce(protocol.ReqSendMessageV2, protocol.RespMessageIllegal)
+	fc.brokers["broker-b"].failOnce(protocol.ReqSendMessageV2, protocol.RespMessageIllegal)
 	_, err = p.Send(context.Background(), NewMessage("retry", []byte("x")))
 	var be *BrokerError
 	if !errors.As(err, &be) || be.Code != protocol.RespMessageIllegal {
@@ -125,8 +125,8 @@ func TestProducerRetriesOnAnotherBroker(t *testing.T) {
 	}
 	// With retries disabled one failure is final.
 	p2 := newTestProducer(t, fc, func(o *ProducerOptions) { o.RetryTimes = -1 })
-	fc.brokers["broker-a"].failOnce(protocol.ReqSendMessage, protocol.RespSystemError)
-	fc.brokers["broker-b"].failOnce(protocol.ReqSendMessage, protocol.RespSystemError)
+	fc.brokers["broker-a"].failOnce(protocol.ReqSendMessageV2, protocol.RespSystemError)
+	fc.brokers["broker-b"].failOnce(protocol.ReqSendMessageV2, protocol.RespSystemError)
 	if _, err := p2.Send(context.Background(), NewMessage("retry", []byte("x"))); err == nil {
 		t.Fatal("send without retries succeeded despite the failure")
 	}
@@ -147,8 +147,8 @@ func TestProducerAutoCreateUsesTemplateRoute(t *testing.T) {
 	if len(seen) != 4 || !seen[0] || !seen[3] {
 		t.Fatalf("queues used %v, want 0..3", seen)
 	}
-	for _, r := range fc.brokers["broker-a"].requestsWithCode(protocol.ReqSendMessage) {
-		if r.ExtField("topic") != "brand-new" || r.ExtField("defaultTopic") != "TBW102" {
+	for _, r := range fc.brokers["broker-a"].requestsWithCode(protocol.ReqSendMessageV2) {
+		if ext := sendExt(r); ext["topic"] != "brand-new" || ext["defaultTopic"] != "TBW102" {
 			t.Fatalf("auto-create send ext %v", r.ExtFields)
 		}
 	}
@@ -234,8 +234,8 @@ func TestProducerAsyncAndOneway(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := fc.brokers["broker-a"]
-	waitFor(t, 5*time.Second, "oneway request", func() bool { return len(b.requestsWithCode(protocol.ReqSendMessage)) == 11 })
-	reqs := b.requestsWithCode(protocol.ReqSendMessage)
+	waitFor(t, 5*time.Second, "oneway request", func() bool { return len(b.requestsWithCode(protocol.ReqSendMessageV2)) == 11 })
+	reqs := b.requestsWithCode(protocol.ReqSendMessageV2)
 	if last := reqs[len(reqs)-1]; !last.IsOneway() || string(last.Body) != "oneway" {
 		t.Fatalf("oneway request flag %d body %q", last.Flag, last.Body)
 	}
@@ -254,9 +254,9 @@ func TestProducerCompressesLargeBodies(t *testing.T) {
 	if _, err := p.Send(context.Background(), NewMessage("big", big)); err != nil {
 		t.Fatal(err)
 	}
-	req := fc.brokers["broker-a"].requestsWithCode(protocol.ReqSendMessage)[0]
-	if req.ExtField("sysFlag") != "1" || len(req.Body) >= len(big) {
-		t.Fatalf("sysFlag %q body %d bytes", req.ExtField("sysFlag"), len(req.Body))
+	req := fc.brokers["broker-a"].requestsWithCode(protocol.ReqSendMessageV2)[0]
+	if sendExt(req)["sysFlag"] != "1" || len(req.Body) >= len(big) {
+		t.Fatalf("sysFlag %q body %d bytes", sendExt(req)["sysFlag"], len(req.Body))
 	}
 	zr, err := zlib.NewReader(bytes.NewReader(req.Body))
 	if err != nil {
@@ -269,8 +269,8 @@ func TestProducerCompressesLargeBodies(t *testing.T) {
 	if _, err := p2.Send(context.Background(), NewMessage("big", big)); err != nil {
 		t.Fatal(err)
 	}
-	req = fc.brokers["broker-a"].requestsWithCode(protocol.ReqSendMessage)[1]
-	if req.ExtField("sysFlag") != "0" || !bytes.Equal(req.Body, big) {
+	req = fc.brokers["broker-a"].requestsWithCode(protocol.ReqSendMessageV2)[1]
+	if sendExt(req)["sysFlag"] != "0" || !bytes.Equal(req.Body, big) {
 		t.Fatal("compression not disabled")
 	}
 }
@@ -299,4 +299,21 @@ func TestProducerRejectsInvalidMessages(t *testing.T) {
 	if _, err := NewProducer(nil, ProducerOptions{}); !errors.Is(err, ErrNoNameServer) {
 		t.Errorf("producer without nameservers: %v", err)
 	}
+}
+
+// sendExt returns a SEND_MESSAGE_V2 request's extFields under their full names.
+func sendExt(r *protocol.RemotingCommand) map[string]string {
+	names := map[string]string{
+		"a": "producerGroup", "b": "topic", "c": "defaultTopic", "d": "defaultTopicQueueNums",
+		"e": "queueId", "f": "sysFlag", "g": "bornTimestamp", "h": "flag", "i": "properties",
+		"j": "reconsumeTimes", "k": "unitMode", "l": "maxReconsumeTimes", "m": "batch", "n": "bname",
+	}
+	out := map[string]string{}
+	for k, v := range r.ExtFields {
+		if n, ok := names[k]; ok && r.Code == protocol.ReqSendMessageV2 {
+			k = n
+		}
+		out[k] = v
+	}
+	return out
 }

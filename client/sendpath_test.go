@@ -27,7 +27,7 @@ func TestSendRequestMatchesGenericEncoding(t *testing.T) {
 	body := []byte("body")
 	for i, h := range headers {
 		got := sendRequest(&h, body)
-		want := protocol.NewRequest(protocol.ReqSendMessage, &h, body)
+		want := protocol.NewRequest(protocol.ReqSendMessageV2, protocol.EncodeSendMessageHeaderV2(h), body)
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("header %d:\n got %#v\nwant %#v", i, got, want)
 		}
@@ -107,7 +107,7 @@ func TestSendTimeoutWithoutContextDeadline(t *testing.T) {
 	b := fc.brokers["broker-a"]
 	release := make(chan struct{})
 	defer close(release)
-	b.srv.HandleFunc(protocol.ReqSendMessage, func(ctx context.Context, _ *remoting.Request) (*protocol.RemotingCommand, error) {
+	b.srv.HandleFunc(protocol.ReqSendMessageV2, func(ctx context.Context, _ *remoting.Request) (*protocol.RemotingCommand, error) {
 		select {
 		case <-release:
 		case <-ctx.Done():

@@ -153,6 +153,19 @@ type SendMessageResponseHeader struct {
 	TraceOn       string `rmq:"TRACE_ON"`
 }
 
+// ExtFields encodes h as EncodeHeader does (every field, decimal integers), without
+// reflection: the send path answers every message with one.
+func (h *SendMessageResponseHeader) ExtFields() map[string]string {
+	return map[string]string{
+		"msgId":         h.MsgID,
+		"queueId":       strconv.Itoa(h.QueueID),
+		"queueOffset":   strconv.FormatInt(h.QueueOffset, 10),
+		"transactionId": h.TransactionID,
+		"MSG_REGION":    h.MsgRegion,
+		"TRACE_ON":      h.TraceOn,
+	}
+}
+
 // PullMessageRequestHeader is the PULL_MESSAGE (11) header.
 type PullMessageRequestHeader struct {
 	ConsumerGroup        string `rmq:"consumerGroup,required"`

@@ -146,3 +146,19 @@ func FuzzDecodeSendMessageHeader(f *testing.F) {
 		}
 	})
 }
+
+func TestSendMessageResponseHeaderExtFieldsMatchesEncodeHeader(t *testing.T) {
+	for _, h := range []SendMessageResponseHeader{
+		{},
+		{MsgID: "0A0B0C0D00002A9F0000000000001234", QueueID: 7, QueueOffset: 1 << 40, TransactionID: "tx", MsgRegion: "DefaultRegion", TraceOn: "true"},
+		{MsgID: "a,b", QueueID: -1, QueueOffset: -5},
+	} {
+		want, err := EncodeHeader(&h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.ExtFields(); !maps.Equal(got, want) {
+			t.Fatalf("ExtFields() = %v, EncodeHeader = %v", got, want)
+		}
+	}
+}
