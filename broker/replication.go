@@ -151,7 +151,7 @@ func (s *Server) replyWhenReplicated(rc *reqCtx, res PutResult, answer func(code
 	end := res.PhysOffset + int64(res.WroteBytes)
 	req := rc.req
 	s.pendingReplies.add()
-	s.haMaster.WaitForReplicaFunc(end, func(err error) {
+	s.haMaster.WaitForReplicaBatch(end, func(err error, b *ha.Batch) {
 		defer s.pendingReplies.done()
 		code, remark := s.replicaOutcome(end, err)
 		resp, rerr := answer(code, remark)
@@ -162,9 +162,16 @@ func (s *Server) replyWhenReplicated(rc *reqCtx, res PutResult, answer func(code
 			}
 			resp = protocol.NewResponse(re.Code, re.Remark)
 		}
-		if err := req.Reply(resp); err != nil && !errors.Is(err, remoting.ErrConnClosed) {
+		// The replies one acknowledgement releases go out in one write per connection.
+		if err := req.ReplyDeferred(resp); err != nil && !errors.Is(err, remoting.ErrConnClosed) {
 			s.log.Debug("send reply failed", "err", err)
 		}
+		conn := req.Conn
+		b.After(conn, func() {
+			if err := conn.Flush(); err != nil && !errors.Is(err, remoting.ErrConnClosed) {
+				s.log.Debug("send reply failed", "err", err)
+			}
+		})
 	})
 	return nil, remoting.ErrReplyLater
 }

@@ -399,7 +399,24 @@ const (
 var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // write queues one frame for writing (see above); a failed write closes the connection.
-func (c *Conn) write(cmd *protocol.RemotingCommand) error {
+func (c *Conn) write(cmd *protocol.RemotingCommand) error { return c.writeFrame(cmd, true) }
+
+// Flush writes the frames queued by Request.ReplyDeferred, unless a write is already in
+// progress (its writer takes them). It returns the error of the write it made, if any.
+func (c *Conn) Flush() error {
+	c.wmu.Lock()
+	if c.wflushing || c.wq.n == 0 || c.wclosed {
+		c.wmu.Unlock()
+		return nil
+	}
+	c.wflushing = true
+	return c.flushLocked()
+}
+
+// writeFrame queues one frame; with flush it also writes it when no write is in progress.
+// Without flush the frame waits for the next writer or Flush (bodies of directWriteMin bytes
+// or more are always written at once).
+func (c *Conn) writeFrame(cmd *protocol.RemotingCommand, flush bool) error {
 	bp := frameBufs.Get().(*[]byte)
 	defer func() {
 		if cap(*bp) <= maxPooledFrame {
@@ -444,7 +461,7 @@ func (c *Conn) write(cmd *protocol.RemotingCommand) error {
 	}
 	c.wq.append(prefix)
 	c.wq.append(cmd.Body)
-	if c.wflushing {
+	if c.wflushing || !flush {
 		c.wmu.Unlock()
 		return nil
 	}
@@ -590,6 +607,13 @@ func (c *Conn) drainWrites(ctx context.Context) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	for (c.wflushing || c.wq.n > 0) && !c.wclosed && ctx.Err() == nil {
+		if !c.wflushing {
+			// Frames queued without a write (ReplyDeferred): write them now.
+			c.wflushing = true
+			_ = c.flushLocked()
+			c.wmu.Lock()
+			continue
+		}
 		c.waitWriteLocked()
 	}
 }

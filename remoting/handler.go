@@ -69,6 +69,25 @@ func (r *Request) Reply(resp *protocol.RemotingCommand) error {
 	return r.Conn.write(resp)
 }
 
+// ReplyDeferred is Reply without the write: the response is queued on r.Conn and goes out
+// with the connection's next write or its Flush, which the caller must then call. A goroutine
+// that answers many requests in a row (the replies one slave acknowledgement releases) queues
+// them all and flushes each connection once: one write instead of one per reply.
+func (r *Request) ReplyDeferred(resp *protocol.RemotingCommand) error {
+	if !r.replied.CompareAndSwap(false, true) {
+		return ErrAlreadyReplied
+	}
+	if r.Cmd.IsOneway() {
+		return nil
+	}
+	defer r.Conn.inflight.Add(-1)
+	if resp == nil {
+		return fmt.Errorf("remoting: reply to %s: nil response", protocol.RequestCodeName(r.Cmd.Code))
+	}
+	resp.ResponseTo(r.Cmd)
+	return r.Conn.writeFrame(resp, false)
+}
+
 // Replied reports whether Reply has been called.
 func (r *Request) Replied() bool { return r.replied.Load() }
 

@@ -797,3 +797,61 @@ func TestShutdownWaitsForHandlers(t *testing.T) {
 		t.Fatalf("in-flight request lost: %v", r)
 	}
 }
+
+// TestReplyDeferredFlush: replies queued with ReplyDeferred are not written until Flush (or
+// the connection's next write), then all reach the client in one write.
+func TestReplyDeferredFlush(t *testing.T) {
+	const n = 8
+	parked := make(chan *Request, n)
+	_, addr := startServer(t, transports()[0], nil, ServerOptions{}, func(s *Server) {
+		s.HandleFunc(codeHold, func(_ context.Context, req *Request) (*protocol.RemotingCommand, error) {
+			parked <- req
+			return nil, ErrReplyLater
+		})
+	})
+	cli := newClient(t, transports()[0], ClientOptions{})
+	ctx := ctxT(t, 10*time.Second)
+	var got atomic.Int32
+	errc := make(chan error, n)
+	for range n {
+		go func() {
+			r, err := cli.Invoke(ctx, addr, protocol.NewRequest(codeHold, nil, nil))
+			if err == nil && r.Remark != "deferred" {
+				err = fmt.Errorf("remark %q", r.Remark)
+			}
+			got.Add(1)
+			errc <- err
+		}()
+	}
+	reqs := make([]*Request, 0, n)
+	for range n {
+		reqs = append(reqs, <-parked)
+	}
+	for _, req := range reqs {
+		if err := req.ReplyDeferred(protocol.NewResponse(protocol.RespSuccess, "deferred")); err != nil {
+			t.Fatal(err)
+		}
+		if err := req.ReplyDeferred(protocol.NewResponse(protocol.RespSuccess, "again")); !errors.Is(err, ErrAlreadyReplied) {
+			t.Fatalf("second reply: %v", err)
+		}
+	}
+	// Nothing was written: no reply can have arrived.
+	time.Sleep(100 * time.Millisecond)
+	if g := got.Load(); g != 0 {
+		t.Fatalf("%d replies arrived before Flush", g)
+	}
+	conns := map[*Conn]bool{}
+	for _, req := range reqs {
+		conns[req.Conn] = true
+	}
+	for c := range conns {
+		if err := c.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -93,14 +93,17 @@
 // Master: one accept goroutine, and per slave connection a reader (reports → acknowledgements) and a
 // sender (frames; blocks in the store's WaitCommitted when idle). WaitForReplica runs on the caller's
 // goroutine: it puts a waiter in a min-heap ordered by end offset and blocks on the waiter's channel and
-// a timer. WaitForReplicaFunc queues the same waiter with a callback and a timer (time.AfterFunc)
-// instead, and returns at once: the broker answers SYNC_MASTER sends from the callback, so no handler
-// goroutine waits per send (as Java completes its send futures on the HA thread). The reader that
-// processes an advancing report pops every covered waiter and, after releasing Master.mu, wakes the
-// blocked callers and runs the callbacks of the batch on one new goroutine, so a slow callback never
-// holds up the acknowledgements (group commit: one report completes every send it covers). No
-// goroutine is parked per callback and nothing polls. A fast path answers calls whose offset is
-// already acknowledged without any lock.
+// a timer. WaitForReplicaFunc/WaitForReplicaBatch queue the same waiter with a callback instead, and
+// return at once: the broker answers SYNC_MASTER sends from the callback, so no handler goroutine waits
+// per send (as Java completes its send futures on the HA thread). Their timeouts need no timer each:
+// the waiters also sit in a FIFO in arrival (= deadline) order, and one timer armed for the oldest
+// fails the expired ones. The reader that processes an advancing report pops every covered waiter and,
+// after releasing Master.mu, wakes the blocked callers and runs the callbacks of the batch on one new
+// goroutine, so a slow callback never holds up the acknowledgements (group commit: one report
+// completes every send it covers). The callbacks share a Batch: the broker queues each reply without
+// writing it and flushes each client connection once after the batch (one write for all the replies
+// one acknowledgement releases). No goroutine is parked per callback and nothing polls. A fast path
+// answers calls whose offset is already acknowledged without any lock.
 //
 // Slave: one goroutine runs the connect/backoff loop and, while connected, the receive loop (read frame,
 // append whole records, report); a second goroutine per connection sends the periodic reports. Both

@@ -59,6 +59,12 @@ type Master struct {
 	acked   int64     // highest offset acknowledged by any slave since the master started; monotonic
 	waiters waitQueue // pending WaitForReplica calls, min-heap by target
 
+	// The WaitForReplicaBatch waiters also sit in expiry, in arrival order, which is deadline
+	// order (every deadline is arrival + SlaveTimeout): one timer, armed for the oldest, times
+	// them out, instead of one runtime timer per waiting send.
+	expiry      []*waiter
+	expiryTimer *time.Timer // nil until the first batch waiter; runs sweepExpired
+
 	ackedFast atomic.Int64 // copy of acked for WaitForReplica's lock-free fast path
 }
 
@@ -155,6 +161,11 @@ func (m *Master) Close() error {
 		return nil
 	}
 	m.closed = true
+	if m.expiryTimer != nil {
+		m.expiryTimer.Stop()
+	}
+	clear(m.expiry)
+	m.expiry = nil
 	conns := make([]*slaveConn, 0, len(m.conns))
 	for sc := range m.conns {
 		conns = append(conns, sc)
@@ -162,7 +173,7 @@ func (m *Master) Close() error {
 	pending := m.waiters.popAll(nil)
 	m.mu.Unlock()
 	for _, w := range pending {
-		w.finish(ErrClosed)
+		w.finish(ErrClosed, nil)
 	}
 
 	close(m.done)
@@ -247,27 +258,74 @@ func (m *Master) WaitForReplica(ctx context.Context, endOffset int64) error {
 // goroutine after SlaveTimeout (ErrSlaveTimeout), or by Close (ErrClosed). No goroutine is
 // started or parked per call.
 func (m *Master) WaitForReplicaFunc(endOffset int64, done func(error)) {
+	m.WaitForReplicaBatch(endOffset, func(err error, _ *Batch) { done(err) })
+}
+
+// WaitForReplicaBatch is WaitForReplicaFunc whose callback also gets the Batch it completes in:
+// the callbacks one acknowledgement completes share one, so they can defer common work (one
+// write of the replies they queued) with Batch.After. A callback completed alone (at once, on
+// timeout or at Close) gets a batch of its own, run right after it.
+func (m *Master) WaitForReplicaBatch(endOffset int64, done func(error, *Batch)) {
+	now := func(err error) {
+		var b Batch
+		done(err, &b)
+		b.run()
+	}
 	if m.ackedFast.Load() >= endOffset {
-		done(nil)
+		now(nil)
 		return
 	}
 	m.mu.Lock()
 	if err := m.checkWaitLocked(endOffset); err != nil || m.acked >= endOffset {
 		m.mu.Unlock()
-		done(err)
+		now(err)
 		return
 	}
-	w := &waiter{target: endOffset, fn: done}
+	w := &waiter{target: endOffset, fn: done, deadline: time.Now().Add(m.cfg.SlaveTimeout)}
 	m.waiters.add(w)
-	w.timer = time.AfterFunc(m.cfg.SlaveTimeout, func() {
-		m.mu.Lock()
-		removed := m.waiters.remove(w)
-		m.mu.Unlock()
-		if removed {
-			done(fmt.Errorf("%w: offset %d not acknowledged within %v", ErrSlaveTimeout, endOffset, m.cfg.SlaveTimeout))
+	// Completed waiters at the front are dropped here, so expiry stays as short as the
+	// number of sends actually waiting.
+	for len(m.expiry) > 0 && m.expiry[0].index < 0 {
+		m.expiry[0] = nil
+		m.expiry = m.expiry[1:]
+	}
+	m.expiry = append(m.expiry, w)
+	if len(m.expiry) == 1 {
+		if m.expiryTimer == nil {
+			m.expiryTimer = time.AfterFunc(m.cfg.SlaveTimeout, m.sweepExpired)
+		} else {
+			m.expiryTimer.Reset(m.cfg.SlaveTimeout)
 		}
-	})
+	}
 	m.mu.Unlock()
+}
+
+// sweepExpired times out the batch waiters whose deadline has passed (ErrSlaveTimeout, on this
+// timer's goroutine, as one batch) and re-arms the timer for the oldest one left.
+func (m *Master) sweepExpired() {
+	now := time.Now()
+	var expired []*waiter
+	m.mu.Lock()
+	for len(m.expiry) > 0 {
+		w := m.expiry[0]
+		if w.index >= 0 && w.deadline.After(now) {
+			break
+		}
+		m.expiry[0] = nil
+		m.expiry = m.expiry[1:]
+		if m.waiters.remove(w) {
+			expired = append(expired, w)
+		}
+	}
+	if len(m.expiry) > 0 && !m.closed {
+		m.expiryTimer.Reset(m.expiry[0].deadline.Sub(now))
+	}
+	m.mu.Unlock()
+	var b Batch
+	for _, w := range expired {
+		w.fn(fmt.Errorf("%w: offset %d not acknowledged within %v", ErrSlaveTimeout, w.target, m.cfg.SlaveTimeout), &b)
+	}
+	b.run()
 }
 
 // checkWaitLocked returns the error a new wait for endOffset fails with at once (closed, no

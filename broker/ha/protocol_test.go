@@ -93,7 +93,7 @@ func TestWaitQueueReleasesInTargetOrder(t *testing.T) {
 		}
 	}
 	for _, w := range q.popAll(nil) {
-		w.finish(ErrClosed)
+		w.finish(ErrClosed, nil)
 	}
 	if q.Len() != 0 {
 		t.Fatalf("queue not empty after popAll: %d", q.Len())

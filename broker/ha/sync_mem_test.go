@@ -302,6 +302,25 @@ func TestWaitForReplicaFunc(t *testing.T) {
 	if el := time.Since(start); el < 250*time.Millisecond {
 		t.Fatalf("timed out after %v, want about %v", el, cfg.SlaveTimeout)
 	}
+	// Waiters queued at different times expire one SlaveTimeout after their own arrival (one
+	// timer, re-armed for the oldest waiter left).
+	early, late := newCallbackResult(), newCallbackResult()
+	t0 := time.Now()
+	p.master.WaitForReplicaFunc(p.mlog.write([]byte("early")), early.fn)
+	time.Sleep(250 * time.Millisecond)
+	p.master.WaitForReplicaFunc(p.mlog.write([]byte("late")), late.fn)
+	if err := early.wait(t, 3*time.Second); !errors.Is(err, ErrSlaveTimeout) {
+		t.Fatalf("early waiter: %v, want ErrSlaveTimeout", err)
+	}
+	if late.count() != 0 {
+		t.Fatal("the later waiter expired with the earlier one")
+	}
+	if err := late.wait(t, 3*time.Second); !errors.Is(err, ErrSlaveTimeout) {
+		t.Fatalf("late waiter: %v, want ErrSlaveTimeout", err)
+	}
+	if el := time.Since(t0); el < 540*time.Millisecond {
+		t.Fatalf("later waiter timed out %v after the first arrived, want at least 250ms+%v", el, cfg.SlaveTimeout)
+	}
 	pending := newCallbackResult()
 	p.master.WaitForReplicaFunc(p.mlog.write([]byte("pending-at-close")), pending.fn)
 	_ = p.master.Close()
@@ -309,7 +328,7 @@ func TestWaitForReplicaFunc(t *testing.T) {
 		t.Fatalf("pending at Close: %v, want ErrClosed", err)
 	}
 	p.sfault.unstall()
-	for i, r := range append(rs, r, pending) {
+	for i, r := range append(rs, r, early, late, pending) {
 		if n := r.count(); n != 1 {
 			t.Fatalf("callback %d called %d times", i, n)
 		}

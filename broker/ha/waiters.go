@@ -17,9 +17,9 @@ type waiter struct {
 	err    error         // nil on success; ErrClosed when the master shut down
 
 	// WaitForReplicaFunc waiters have fn instead of done: it is called once with the outcome, by
-	// whoever removed the waiter from the queue, and timer (their SlaveTimeout) is stopped first.
-	fn    func(error)
-	timer *time.Timer
+	// whoever removed the waiter from the queue (an ack, Master.sweepExpired at deadline, or Close).
+	fn       func(error, *Batch)
+	deadline time.Time // when Master.sweepExpired fails it with ErrSlaveTimeout
 }
 
 // waitQueue is a min-heap of waiters ordered by target. An advancing ack pops from the top until the top's
@@ -75,14 +75,15 @@ func (q *waitQueue) popReady(acked int64, dst []*waiter) []*waiter {
 
 // complete wakes waiters removed by popReady (with a nil error) and returns ws emptied for reuse.
 // WaitForReplica callers are woken inline; the callbacks of WaitForReplicaFunc callers run on one
-// new goroutine (tracked by m.wg), so the caller — a connection reader — never waits for them.
+// new goroutine (tracked by m.wg), so the caller — a connection reader — never waits for them. They
+// share one Batch, whose deferred work runs after the last of them.
 func (m *Master) complete(ws []*waiter) []*waiter {
 	var fns []*waiter
 	for i, w := range ws {
 		if w.fn != nil {
 			fns = append(fns, w)
 		} else {
-			w.finish(nil)
+			w.finish(nil, nil)
 		}
 		ws[i] = nil
 	}
@@ -90,23 +91,61 @@ func (m *Master) complete(ws []*waiter) []*waiter {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
+			var b Batch
 			for _, w := range fns {
-				w.finish(nil)
+				w.finish(nil, &b)
 			}
+			b.run()
 		}()
 	}
 	return ws[:0]
 }
 
-// finish completes a waiter that was removed from the queue with err.
-func (w *waiter) finish(err error) {
+// finish completes a waiter that was removed from the queue with err. b is the batch the
+// callback of a WaitForReplicaFunc waiter joins; nil makes a batch of one.
+func (w *waiter) finish(err error, b *Batch) {
 	if w.fn != nil {
-		w.timer.Stop()
-		w.fn(err)
+		if b == nil {
+			var one Batch
+			w.fn(err, &one)
+			one.run()
+			return
+		}
+		w.fn(err, b)
 		return
 	}
 	w.err = err
 	close(w.done)
+}
+
+// Batch groups the WaitForReplicaBatch callbacks that one event completes together (one
+// acknowledgement covers many waiting sends). A callback can defer work to the end of its batch
+// with After, e.g. one write for all the replies it queued on one connection.
+type Batch struct {
+	after []batchFn
+}
+
+type batchFn struct {
+	key any
+	f   func()
+}
+
+// After runs f once after every callback of the batch has returned; later calls with the same
+// (comparable) key are ignored.
+func (b *Batch) After(key any, f func()) {
+	for _, a := range b.after {
+		if a.key == key {
+			return
+		}
+	}
+	b.after = append(b.after, batchFn{key, f})
+}
+
+func (b *Batch) run() {
+	for _, a := range b.after {
+		a.f()
+	}
+	b.after = nil
 }
 
 // popAll removes every queued waiter and appends it to dst (Close completes them with ErrClosed
