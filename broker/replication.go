@@ -162,16 +162,13 @@ func (s *Server) replyWhenReplicated(rc *reqCtx, res PutResult, answer func(code
 			}
 			resp = protocol.NewResponse(re.Code, re.Remark)
 		}
-		// The replies one acknowledgement releases go out in one write per connection.
+		// The replies one acknowledgement releases go out in one write per connection, made
+		// on another goroutine.
 		if err := req.ReplyDeferred(resp); err != nil && !errors.Is(err, remoting.ErrConnClosed) {
 			s.log.Debug("send reply failed", "err", err)
 		}
 		conn := req.Conn
-		b.After(conn, func() {
-			if err := conn.Flush(); err != nil && !errors.Is(err, remoting.ErrConnClosed) {
-				s.log.Debug("send reply failed", "err", err)
-			}
-		})
+		b.After(conn, conn.FlushAsync) // never blocks the HA reader that runs this callback
 	})
 	return nil, remoting.ErrReplyLater
 }

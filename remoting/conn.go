@@ -413,6 +413,23 @@ func (c *Conn) Flush() error {
 	return c.flushLocked()
 }
 
+// FlushAsync is Flush without waiting: when a write is needed it runs on a new goroutine, so
+// the caller never blocks on the socket (a client that stops reading its responses cannot hold
+// up the goroutine that answers many connections, e.g. the replication ack reader).
+func (c *Conn) FlushAsync() {
+	c.wmu.Lock()
+	if c.wflushing || c.wq.n == 0 || c.wclosed {
+		c.wmu.Unlock()
+		return
+	}
+	c.wflushing = true
+	c.wmu.Unlock()
+	go func() {
+		c.wmu.Lock()
+		_ = c.flushLocked() // a failed write closes the connection and fails its calls
+	}()
+}
+
 // writeFrame queues one frame; with flush it also writes it when no write is in progress.
 // Without flush the frame waits for the next writer or Flush (bodies of directWriteMin bytes
 // or more are always written at once).

@@ -798,9 +798,15 @@ func TestShutdownWaitsForHandlers(t *testing.T) {
 	}
 }
 
-// TestReplyDeferredFlush: replies queued with ReplyDeferred are not written until Flush (or
-// the connection's next write), then all reach the client in one write.
+// TestReplyDeferredFlush: replies queued with ReplyDeferred are not written until Flush or
+// FlushAsync (or the connection's next write), then all reach the client.
 func TestReplyDeferredFlush(t *testing.T) {
+	for _, async := range []bool{false, true} {
+		t.Run(fmt.Sprintf("async=%v", async), func(t *testing.T) { testReplyDeferredFlush(t, async) })
+	}
+}
+
+func testReplyDeferredFlush(t *testing.T, async bool) {
 	const n = 8
 	parked := make(chan *Request, n)
 	_, addr := startServer(t, transports()[0], nil, ServerOptions{}, func(s *Server) {
@@ -845,7 +851,9 @@ func TestReplyDeferredFlush(t *testing.T) {
 		conns[req.Conn] = true
 	}
 	for c := range conns {
-		if err := c.Flush(); err != nil {
+		if async {
+			c.FlushAsync()
+		} else if err := c.Flush(); err != nil {
 			t.Fatal(err)
 		}
 	}

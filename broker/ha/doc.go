@@ -98,9 +98,9 @@
 // per send (as Java completes its send futures on the HA thread). Their timeouts need no timer each:
 // the waiters also sit in a FIFO in arrival (= deadline) order, and one timer armed for the oldest
 // fails the expired ones. The reader that processes an advancing report pops every covered waiter and,
-// after releasing Master.mu, wakes the blocked callers and runs the callbacks of the batch on one new
-// goroutine, so a slow callback never holds up the acknowledgements (group commit: one report
-// completes every send it covers). The callbacks share a Batch: the broker queues each reply without
+// after releasing Master.mu, wakes the blocked callers and runs the callbacks of the batch itself
+// (group commit: one report completes every send it covers; no goroutine hop on the latency-critical
+// path, so callbacks must not block). The callbacks share a Batch: the broker queues each reply without
 // writing it and flushes each client connection once after the batch (one write for all the replies
 // one acknowledgement releases). No goroutine is parked per callback and nothing polls. A fast path
 // answers calls whose offset is already acknowledged without any lock.

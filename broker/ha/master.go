@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -252,16 +253,17 @@ func (m *Master) WaitForReplica(ctx context.Context, endOffset int64) error {
 // WaitForReplicaFunc is the callback form of WaitForReplica, for callers that answer
 // asynchronously (the broker's send path): done is called exactly once with the error
 // WaitForReplica would return. It is called before WaitForReplicaFunc returns when the outcome is
-// known at once (already acknowledged, no slave, closed); otherwise on one goroutine per
-// acknowledgement that covers waiting calls (the connection reader starts it after releasing
-// Master.mu, and keeps reading: a slow done delays only the calls of its batch), on a timer's
-// goroutine after SlaveTimeout (ErrSlaveTimeout), or by Close (ErrClosed). No goroutine is
-// started or parked per call.
+// known at once (already acknowledged, no slave, closed); otherwise by the connection reader
+// that processes the acknowledgement covering it (after releasing Master.mu; done must not
+// block, or it holds up every later acknowledgement), on the expiry timer's goroutine after
+// SlaveTimeout (ErrSlaveTimeout), or by Close (ErrClosed). No goroutine is started or parked
+// per call.
 func (m *Master) WaitForReplicaFunc(endOffset int64, done func(error)) {
 	m.WaitForReplicaBatch(endOffset, func(err error, _ *Batch) { done(err) })
 }
 
-// WaitForReplicaBatch is WaitForReplicaFunc whose callback also gets the Batch it completes in:
+// WaitForReplicaBatch is WaitForReplicaFunc whose callback also gets the Batch it completes in.
+// Callbacks must not block: those an acknowledgement completes run on the connection reader.
 // the callbacks one acknowledgement completes share one, so they can defer common work (one
 // write of the replies they queued) with Batch.After. A callback completed alone (at once, on
 // timeout or at Close) gets a batch of its own, run right after it.
@@ -642,6 +644,10 @@ func (m *Master) sendLoop(sc *slaveConn) {
 			}
 			if err == nil || ctx.Err() != nil {
 				m.noteIdleWake(sc, next, time.Now())
+				// Woken by a commit: let the appenders that are ready to run commit theirs
+				// too, so that one frame (one write here, one append and one ack on the
+				// slave) carries them all. Returns at once when nothing else is runnable.
+				runtime.Gosched()
 				continue
 			}
 			// The store failed or closed under us: fall back to polling below rather than spin.

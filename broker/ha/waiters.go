@@ -74,9 +74,12 @@ func (q *waitQueue) popReady(acked int64, dst []*waiter) []*waiter {
 }
 
 // complete wakes waiters removed by popReady (with a nil error) and returns ws emptied for reuse.
-// WaitForReplica callers are woken inline; the callbacks of WaitForReplicaFunc callers run on one
-// new goroutine (tracked by m.wg), so the caller — a connection reader — never waits for them. They
-// share one Batch, whose deferred work runs after the last of them.
+// WaitForReplica callers are woken; the callbacks of WaitForReplicaFunc/WaitForReplicaBatch
+// callers run right here, on the caller (the connection reader that processed the ack), sharing
+// one Batch whose deferred work runs after the last of them. Running them here rather than on a
+// new goroutine saves a scheduling hop on the latency-critical path of every SYNC_MASTER send;
+// the price is the contract that callbacks must not block (the broker's only queue a reply
+// and flush it from another goroutine).
 func (m *Master) complete(ws []*waiter) []*waiter {
 	var fns []*waiter
 	for i, w := range ws {
@@ -88,15 +91,11 @@ func (m *Master) complete(ws []*waiter) []*waiter {
 		ws[i] = nil
 	}
 	if len(fns) > 0 {
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			var b Batch
-			for _, w := range fns {
-				w.finish(nil, &b)
-			}
-			b.run()
-		}()
+		var b Batch
+		for _, w := range fns {
+			w.finish(nil, &b)
+		}
+		b.run()
 	}
 	return ws[:0]
 }
