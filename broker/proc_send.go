@@ -266,7 +266,7 @@ func (s *Server) sendResponse(h *protocol.SendMessageRequestHeader, m *StoreMess
 		rh.QueueID = h.QueueID // the client knows the queue it chose
 	}
 	resp := protocol.NewResponse(code, remark)
-	resp.ExtFields = rh.ExtFields()
+	resp.ExtList = rh.ExtList()
 	return resp, nil
 }
 

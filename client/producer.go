@@ -225,30 +225,32 @@ func (p *Producer) sendCommand(pr *prepared, q MessageQueue) *protocol.RemotingC
 }
 
 // sendRequest builds the SEND_MESSAGE_V2 request of h, the form the Java and Go clients send
-// (short keys a..n, so a smaller header to write and parse). Its extFields are those of
-// protocol.EncodeSendMessageHeaderV2(h), written without reflection (the send path builds one
-// per message; TestSendRequestMatchesGenericEncoding pins them).
+// (short keys a..n, so a smaller header to write and parse). Its ext fields are those of
+// protocol.EncodeSendMessageHeaderV2(h), built without reflection and without a map, as an
+// ExtList in key order (the send path builds one per message; TestSendRequestMatchesGenericEncoding
+// pins them).
 func sendRequest(h *protocol.SendMessageRequestHeader, body []byte) *protocol.RemotingCommand {
-	ext := make(map[string]string, 14)
-	ext["a"] = h.ProducerGroup
-	ext["b"] = h.Topic
-	ext["c"] = h.DefaultTopic
-	ext["d"] = strconv.Itoa(h.DefaultTopicQueueNums)
-	ext["e"] = strconv.Itoa(h.QueueID)
-	ext["f"] = strconv.Itoa(h.SysFlag)
-	ext["g"] = strconv.FormatInt(h.BornTimestamp, 10)
-	ext["h"] = strconv.Itoa(h.Flag)
-	ext["i"] = h.Properties
-	ext["j"] = strconv.Itoa(h.ReconsumeTimes)
-	ext["k"] = strconv.FormatBool(h.UnitMode)
-	ext["l"] = strconv.Itoa(h.MaxReconsumeTimes)
-	ext["m"] = strconv.FormatBool(h.Batch)
+	ext := make([]protocol.ExtPair, 13, 14)
+	ext[0] = protocol.ExtPair{Key: "a", Value: h.ProducerGroup}
+	ext[1] = protocol.ExtPair{Key: "b", Value: h.Topic}
+	ext[2] = protocol.ExtPair{Key: "c", Value: h.DefaultTopic}
+	ext[3] = protocol.ExtPair{Key: "d", Value: strconv.Itoa(h.DefaultTopicQueueNums)}
+	ext[4] = protocol.ExtPair{Key: "e", Value: strconv.Itoa(h.QueueID)}
+	ext[5] = protocol.ExtPair{Key: "f", Value: strconv.Itoa(h.SysFlag)}
+	ext[6] = protocol.ExtPair{Key: "g", Value: strconv.FormatInt(h.BornTimestamp, 10)}
+	ext[7] = protocol.ExtPair{Key: "h", Value: strconv.Itoa(h.Flag)}
+	ext[8] = protocol.ExtPair{Key: "i", Value: h.Properties}
+	ext[9] = protocol.ExtPair{Key: "j", Value: strconv.Itoa(h.ReconsumeTimes)}
+	ext[10] = protocol.ExtPair{Key: "k", Value: strconv.FormatBool(h.UnitMode)}
+	ext[11] = protocol.ExtPair{Key: "l", Value: strconv.Itoa(h.MaxReconsumeTimes)}
+	ext[12] = protocol.ExtPair{Key: "m", Value: strconv.FormatBool(h.Batch)}
 	if h.BrokerName != "" {
-		ext["n"] = h.BrokerName
+		ext = append(ext, protocol.ExtPair{Key: "n", Value: h.BrokerName})
 	}
-	cmd := protocol.NewRequest(protocol.ReqSendMessageV2, nil, body)
-	cmd.ExtFields = ext
-	return cmd
+	return &protocol.RemotingCommand{
+		Code: protocol.ReqSendMessageV2, Language: protocol.DefaultLanguage, Version: protocol.CurrentVersion,
+		ExtList: ext, Body: body,
+	}
 }
 
 // retryable reports whether a send answered with code should be tried again (§4.3.3).

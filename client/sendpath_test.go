@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,13 @@ func TestSendRequestMatchesGenericEncoding(t *testing.T) {
 	for i, h := range headers {
 		got := sendRequest(&h, body)
 		want := protocol.NewRequest(protocol.ReqSendMessageV2, protocol.EncodeSendMessageHeaderV2(h), body)
+		if !reflect.DeepEqual(got.ExtMap(), want.ExtFields) {
+			t.Errorf("header %d:\n got %v\nwant %v", i, got.ExtMap(), want.ExtFields)
+		}
+		if !slices.IsSortedFunc(got.ExtList, func(a, b protocol.ExtPair) int { return strings.Compare(a.Key, b.Key) }) {
+			t.Errorf("header %d: ext list not in key order: %v", i, got.ExtList)
+		}
+		got.ExtList, want.ExtFields = nil, nil
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("header %d:\n got %#v\nwant %#v", i, got, want)
 		}

@@ -36,8 +36,39 @@ type RemotingCommand struct {
 	// ExtFields is the custom header. Values are always strings on the wire. Absent and
 	// null extFields decode as a nil map.
 	ExtFields map[string]string
+	// ExtList is the map-free alternative to ExtFields for commands built to be sent: the
+	// entries in the order they are encoded (keys unique). Encoders use it only when ExtFields
+	// is nil; decoders never set it. The send path builds one per message (a map costs more
+	// to build, and its keys must be sorted for deterministic output).
+	ExtList []ExtPair
 	// Body is the payload; nil or empty when there is none.
 	Body []byte
+}
+
+// ExtPair is one extFields entry.
+type ExtPair struct{ Key, Value string }
+
+// ExtMap returns the custom header as a map: ExtFields, or a map built from ExtList.
+func (c *RemotingCommand) ExtMap() map[string]string {
+	if c.ExtFields != nil || c.ExtList == nil {
+		return c.ExtFields
+	}
+	m := make(map[string]string, len(c.ExtList))
+	for _, p := range c.ExtList {
+		m[p.Key] = p.Value
+	}
+	return m
+}
+
+// encodedExt returns the ext entries in encoding order: ExtFields sorted by key, or ExtList.
+func (c *RemotingCommand) encodedExt(scratch []extPair) []extPair {
+	if c.ExtFields != nil || len(c.ExtList) == 0 {
+		return sortedPairs(c.ExtFields, scratch)
+	}
+	for _, p := range c.ExtList {
+		scratch = append(scratch, extPair{p.Key, p.Value})
+	}
+	return scratch
 }
 
 // IsResponse reports whether FlagResponse is set.
@@ -89,20 +120,31 @@ func (c *RemotingCommand) ResponseTo(req *RemotingCommand) *RemotingCommand {
 	return c
 }
 
-// DecodeHeader decodes c.ExtFields into the header struct h points to; see DecodeHeader.
+// DecodeHeader decodes the command's ext fields into the header struct h points to; see DecodeHeader.
 func (c *RemotingCommand) DecodeHeader(h any) error {
-	return DecodeHeader(c.ExtFields, h)
+	return DecodeHeader(c.ExtMap(), h)
 }
 
 // ExtField returns one ext field, "" when absent.
 func (c *RemotingCommand) ExtField(key string) string {
+	if c.ExtFields == nil {
+		for _, p := range c.ExtList {
+			if p.Key == key {
+				return p.Value
+			}
+		}
+	}
 	return c.ExtFields[key]
 }
 
-// SetExtField sets one ext field, allocating the map if needed.
+// SetExtField sets one ext field, allocating the map if needed (an ExtList moves into it).
 func (c *RemotingCommand) SetExtField(key, value string) {
 	if c.ExtFields == nil {
-		c.ExtFields = make(map[string]string)
+		c.ExtFields = c.ExtMap()
+		c.ExtList = nil
+		if c.ExtFields == nil {
+			c.ExtFields = make(map[string]string)
+		}
 	}
 	c.ExtFields[key] = value
 }
@@ -114,7 +156,7 @@ func (c *RemotingCommand) String() string {
 		kind, name = "response", ResponseCodeName(c.Code)
 	}
 	return fmt.Sprintf("%s{code=%s opaque=%d flag=%d lang=%s version=%d remark=%s ext=%v body=%dB}",
-		kind, name, c.Opaque, c.Flag, c.Language, c.Version, strconv.Quote(c.Remark), c.ExtFields, len(c.Body))
+		kind, name, c.Opaque, c.Flag, c.Language, c.Version, strconv.Quote(c.Remark), c.ExtMap(), len(c.Body))
 }
 
 // ResponseError is an error that carries a response code and remark. Handlers return it to

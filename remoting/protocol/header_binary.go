@@ -19,8 +19,11 @@ func appendBinaryHeader(b []byte, c *RemotingCommand) ([]byte, error) {
 	if c.Version < math.MinInt16 || c.Version > math.MaxInt16 {
 		return nil, newErr(ErrFieldRange, fmt.Sprintf("protocol: version %d does not fit the int16 of a ROCKETMQ header", c.Version))
 	}
+	var scratch [16]extPair
+	pairs := c.encodedExt(scratch[:0])
 	extLen := 0
-	for k, v := range c.ExtFields {
+	for _, p := range pairs {
+		k, v := p.k, p.v
 		if len(k) > math.MaxInt16 {
 			return nil, newErr(ErrHeaderTooLarge, fmt.Sprintf("protocol: ext field key of %d bytes exceeds %d", len(k), math.MaxInt16))
 		}
@@ -37,8 +40,7 @@ func appendBinaryHeader(b []byte, c *RemotingCommand) ([]byte, error) {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(c.Remark)))
 	b = append(b, c.Remark...)
 	b = binary.BigEndian.AppendUint32(b, uint32(extLen))
-	var scratch [16]extPair
-	for _, p := range sortedPairs(c.ExtFields, scratch[:0]) {
+	for _, p := range pairs {
 		k, v := p.k, p.v
 		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
 		b = append(b, k...)

@@ -15,7 +15,7 @@ import (
 // rocketmq-client-go (code, language, version, opaque, flag, remark, extFields), so a
 // request built like the Go client's encodes to exactly its bytes (reference §1.2).
 // remark is always present ("" when empty) and extFields always an object ({} when
-// empty); ext keys are sorted for deterministic output. Every value in extFields is a
+// empty); ExtFields keys are sorted for deterministic output (an ExtList keeps its order). Every value in extFields is a
 // JSON string, as the Go client requires.
 func appendJSONHeader(b []byte, c *RemotingCommand) []byte {
 	b = append(b, `{"code":`...)
@@ -32,7 +32,7 @@ func appendJSONHeader(b []byte, c *RemotingCommand) []byte {
 	b = appendJSONString(b, c.Remark)
 	b = append(b, `,"extFields":{`...)
 	var scratch [16]extPair
-	for i, p := range sortedPairs(c.ExtFields, scratch[:0]) {
+	for i, p := range c.encodedExt(scratch[:0]) {
 		if i > 0 {
 			b = append(b, ',')
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -147,7 +148,7 @@ func FuzzDecodeSendMessageHeader(f *testing.F) {
 	})
 }
 
-func TestSendMessageResponseHeaderExtFieldsMatchesEncodeHeader(t *testing.T) {
+func TestSendMessageResponseHeaderExtListMatchesEncodeHeader(t *testing.T) {
 	for _, h := range []SendMessageResponseHeader{
 		{},
 		{MsgID: "0A0B0C0D00002A9F0000000000001234", QueueID: 7, QueueOffset: 1 << 40, TransactionID: "tx", MsgRegion: "DefaultRegion", TraceOn: "true"},
@@ -157,8 +158,12 @@ func TestSendMessageResponseHeaderExtFieldsMatchesEncodeHeader(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := h.ExtFields(); !maps.Equal(got, want) {
-			t.Fatalf("ExtFields() = %v, EncodeHeader = %v", got, want)
+		list := h.ExtList()
+		if got := (&RemotingCommand{ExtList: list}).ExtMap(); !maps.Equal(got, want) {
+			t.Fatalf("ExtList() = %v, EncodeHeader = %v", list, want)
+		}
+		if !slices.IsSortedFunc(list, func(a, b ExtPair) int { return strings.Compare(a.Key, b.Key) }) {
+			t.Fatalf("ExtList() not in key order: %v", list)
 		}
 	}
 }
