@@ -150,6 +150,9 @@ func (s *Server) storeAndRespond(rc *reqCtx, h *protocol.SendMessageRequestHeade
 			return s.sendResponse(h, m, res, code, remark)
 		})
 	}
+	if fs, ok := s.store.(flushCallbackStore); ok && m.WaitStoreOK && fs.syncFlush() {
+		return s.replyWhenFlushed(rc, h, m, fs)
+	}
 	res, code, remark := s.putMessage(rc.ctx, m)
 	return s.sendResponse(h, m, res, code, remark)
 }

@@ -155,20 +155,57 @@ func (s *Server) replyWhenReplicated(rc *reqCtx, res PutResult, answer func(code
 		defer s.pendingReplies.done()
 		code, remark := s.replicaOutcome(end, err)
 		resp, rerr := answer(code, remark)
-		if rerr != nil {
-			var re *protocol.ResponseError
-			if !errors.As(rerr, &re) {
-				re = &protocol.ResponseError{Code: protocol.RespSystemError, Remark: rerr.Error()}
-			}
-			resp = protocol.NewResponse(re.Code, re.Remark)
-		}
+		s.queueReply(req, resp, rerr)
 		// The replies one acknowledgement releases go out in one write per connection, made
 		// on another goroutine.
-		if err := req.ReplyDeferred(resp); err != nil && !errors.Is(err, remoting.ErrConnClosed) {
-			s.log.Debug("send reply failed", "err", err)
-		}
 		conn := req.Conn
 		b.After(conn, conn.FlushAsync) // never blocks the HA reader that runs this callback
+	})
+	return nil, remoting.ErrReplyLater
+}
+
+// queueReply queues the answer (or the error as a response) of a request answered later; the
+// caller makes sure req.Conn is flushed (FlushAsync) afterwards.
+func (s *Server) queueReply(req *remoting.Request, resp *protocol.RemotingCommand, rerr error) {
+	if rerr != nil {
+		var re *protocol.ResponseError
+		if !errors.As(rerr, &re) {
+			re = &protocol.ResponseError{Code: protocol.RespSystemError, Remark: rerr.Error()}
+		}
+		resp = protocol.NewResponse(re.Code, re.Remark)
+	}
+	if err := req.ReplyDeferred(resp); err != nil && !errors.Is(err, remoting.ErrConnClosed) {
+		s.log.Debug("send reply failed", "err", err)
+	}
+}
+
+// replyWhenFlushed stores m without waiting and answers the send once the SYNC_FLUSH flusher
+// has made it durable (or the flush timed out): like replyWhenReplicated, no goroutine waits
+// per send; the flusher completes every send its fdatasync covers, and their replies share one
+// write per connection (FlushAsync coalesces the replies queued before its goroutine runs).
+func (s *Server) replyWhenFlushed(rc *reqCtx, h *protocol.SendMessageRequestHeader, m *StoreMessage, fs flushCallbackStore) (*protocol.RemotingCommand, error) {
+	res, err := fs.putNoWait(m)
+	if err != nil {
+		s.log.Warn("store put failed", "topic", m.Topic, "queueId", m.QueueID, "err", err)
+		return nil, protocol.Errorf(protocol.RespSystemError, "store put failed: %v", err)
+	}
+	if code, remark := s.putStatusCode(res.Status); code != protocol.RespSuccess {
+		if storedCode(code) {
+			s.stats.put(m.Topic, max(res.Count, 1), len(m.Body))
+		}
+		return s.sendResponse(h, m, res, code, remark)
+	}
+	req := rc.req
+	s.pendingReplies.add()
+	fs.waitFlushedFunc(res.PhysOffset+int64(res.WroteBytes), func(st PutStatus) {
+		defer s.pendingReplies.done()
+		code, remark := s.putStatusCode(st)
+		if storedCode(code) {
+			s.stats.put(m.Topic, max(res.Count, 1), len(m.Body))
+		}
+		resp, rerr := s.sendResponse(h, m, res, code, remark)
+		s.queueReply(req, resp, rerr)
+		req.Conn.FlushAsync() // never blocks the flusher that runs this callback
 	})
 	return nil, remoting.ErrReplyLater
 }

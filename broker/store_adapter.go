@@ -15,7 +15,9 @@ import (
 
 // storeAdapter runs the broker on the storage package.
 type storeAdapter struct {
-	st *storage.Store
+	st           *storage.Store
+	sync         bool          // SYNC_FLUSH
+	flushTimeout time.Duration // syncFlushTimeout
 }
 
 // storageOptions maps the broker configuration to storage options.
@@ -70,7 +72,7 @@ func openStore(logger *slog.Logger, c conf.BrokerConfig, delays []time.Duration,
 	if err != nil {
 		return nil, err
 	}
-	return &storeAdapter{st: st}, nil
+	return &storeAdapter{st: st, sync: o.FlushDiskType == storage.SyncFlush, flushTimeout: o.SyncFlushTimeout}, nil
 }
 
 func addrPort(a *net.TCPAddr) netip.AddrPort {
@@ -124,6 +126,39 @@ func fromAppend(r storage.AppendResult) (PutResult, error) {
 func (a *storeAdapter) Put(m *StoreMessage) (PutResult, error) {
 	sm := toStorage(m)
 	return fromAppend(a.st.Append(context.Background(), &sm))
+}
+
+// flushCallbackStore is a store that can report durability by callback (the storage
+// package's WaitFlushedFunc); the SYNC_FLUSH send path uses it when the store offers it.
+type flushCallbackStore interface {
+	// syncFlush reports whether appends are SYNC_FLUSH.
+	syncFlush() bool
+	// putNoWait appends m without waiting for the flush.
+	putNoWait(m *StoreMessage) (PutResult, error)
+	// waitFlushedFunc calls done once with PutOK when every byte below end is durable, or
+	// with PutFlushDiskTimeout / PutServiceNotAvailable. done must not block.
+	waitFlushedFunc(end int64, done func(PutStatus))
+}
+
+func (a *storeAdapter) syncFlush() bool { return a.sync }
+
+func (a *storeAdapter) putNoWait(m *StoreMessage) (PutResult, error) {
+	sm := toStorage(m)
+	sm.NoWait = true
+	return fromAppend(a.st.Append(context.Background(), &sm))
+}
+
+func (a *storeAdapter) waitFlushedFunc(end int64, done func(PutStatus)) {
+	a.st.WaitFlushedFunc(end, a.flushTimeout, func(err error) {
+		switch {
+		case err == nil:
+			done(PutOK)
+		case errors.Is(err, storage.ErrFlushTimeout):
+			done(PutFlushDiskTimeout)
+		default:
+			done(PutServiceNotAvailable)
+		}
+	})
 }
 
 func (a *storeAdapter) PutBatch(ms []*StoreMessage) (PutResult, error) {

@@ -96,8 +96,9 @@ type commitLog struct {
 	allocWake  chan struct{}
 	onCommit   func() // wakes the dispatcher
 
-	flushes notifier // notified after every flush (and on failure)
-	commits notifier // notified after every commit (and on failure)
+	flushes notifier     // notified after every flush (and on failure)
+	fw      flushWaiters // WaitFlushedFunc callbacks, completed by flushTo
+	commits notifier     // notified after every commit (and on failure)
 
 	started    bool
 	stopCommit chan struct{}
@@ -663,6 +664,7 @@ func (cl *commitLog) fail(err error) {
 	cl.mu.Unlock()
 	cl.flushes.notify()
 	cl.commits.notify()
+	cl.failAllFlushWaiters(cl.failure())
 }
 
 func (cl *commitLog) failure() error {
@@ -744,7 +746,19 @@ func (cl *commitLog) flushTo(target int64) error {
 	cl.flushed.Store(target)
 	cl.flushCount.Add(1)
 	cl.flushes.notify()
+	cl.completeFlushWaiters(target)
 	return nil
+}
+
+// requestFlush asks the ASYNC_FLUSH flusher for an early flush up to target.
+func (cl *commitLog) requestFlush(target int64) {
+	for {
+		r := cl.flushRequested.Load()
+		if r >= target || cl.flushRequested.CompareAndSwap(r, target) {
+			break
+		}
+	}
+	wake(cl.flushWake)
 }
 
 // waitFlushed blocks until every byte below target is durable, the timeout passes, or ctx
@@ -755,13 +769,7 @@ func (cl *commitLog) waitFlushed(ctx context.Context, target int64, timeout time
 		return nil
 	}
 	if cl.opts.FlushDiskType == AsyncFlush {
-		for {
-			r := cl.flushRequested.Load()
-			if r >= target || cl.flushRequested.CompareAndSwap(r, target) {
-				break
-			}
-		}
-		wake(cl.flushWake)
+		cl.requestFlush(target)
 	}
 	var timer *time.Timer
 	err := func() error {
@@ -956,6 +964,7 @@ func (cl *commitLog) close() error {
 	if err == nil {
 		err = cl.flushTo(cl.committed.Load())
 	}
+	cl.failAllFlushWaiters(ErrClosed) // only waiters beyond the last flush are left
 	cl.mu.Lock()
 	next := cl.next
 	cl.next = nil

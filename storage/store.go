@@ -432,6 +432,22 @@ func (s *Store) WaitFlushed(ctx context.Context, offset int64, timeout time.Dura
 	return s.cl.waitFlushed(ctx, offset, timeout)
 }
 
+// WaitFlushedFunc is the callback form of WaitFlushed, for callers that answer asynchronously
+// (the broker appends SYNC_FLUSH messages with NoWait and answers from here): done is called
+// exactly once, with nil once every commit-log byte below offset is durable, with an
+// ErrFlushTimeout error after timeout, or with the failure / ErrClosed. It runs on the goroutine
+// that made the bytes durable, right after its fdatasync, together with every other callback that
+// flush covers (so done must not block), on the timeout timer's goroutine, or before
+// WaitFlushedFunc returns when the outcome is known at once. No goroutine is parked and no timer
+// is started per call.
+func (s *Store) WaitFlushedFunc(offset int64, timeout time.Duration, done func(error)) {
+	if s.closed.Load() {
+		done(ErrClosed)
+		return
+	}
+	s.cl.waitFlushedFunc(offset, timeout, done)
+}
+
 // ---- replication (HA) ----
 
 // MaxPhyOffset is the commit-log end: the offset the next append (or AppendRaw) lands at.
