@@ -39,8 +39,17 @@ cleanup() {
 trap cleanup EXIT
 
 # start_gorocket FLUSH: starts a one-master cluster, sets NS to its nameserver address.
+# settle writes back the page cache the previous run dirtied, so that kernel writeback does not
+# compete with the next run for the two cores (every run starts from the same state).
+settle() {
+	sync
+	sleep 1
+}
+
 start_gorocket() {
 	local dir="$WORK/gorocket-$1" out="$WORK/local-up-$1.out"
+	rm -rf "$dir" # a fresh store for every run
+	settle
 	"$BIN/gorocketctl" local up --dir "$dir" --base-port 0 --flush "$1" --status-interval 0 >"$out" 2>"$WORK/local-up-$1.err" &
 	LOCAL_PID=$!
 	for _ in $(seq 1 600); do
@@ -79,6 +88,7 @@ for flush in $FLUSHES; do
 		if [ "$mode" = batch ]; then
 			continue
 		fi
+		settle
 		echo "# nats (sync_interval=$nats_sync): natsbench -w $W -s $S -d $D --mode $mode --window $WINDOW --sync $nats_sync"
 		"$BIN/natsbench" -w "$W" -s "$S" -d "$D" --mode "$mode" --window "$WINDOW" --sync "$nats_sync" 2> >(grep -v "nats-server started" >&2)
 	done
