@@ -132,11 +132,13 @@
 //     the record into an in-memory commit buffer. Nothing is visible to readers yet.
 //  2. Commit: write whole buffers to the segment file (pwrite), then publish committedOffset.
 //     Readers, ReadRaw and the dispatcher see bytes below it. Under ASYNC_FLUSH the committer
-//     goroutine does this as soon as it is woken; under SYNC_FLUSH the flusher does it itself
+//     goroutine does this when it is woken, after yielding twice so that the appenders ready
+//     to run add their records to the same pwrite; under SYNC_FLUSH the flusher does it itself
 //     right before step 3, so a group commit costs one goroutine hop.
 //  3. Flush (flusher goroutine): fdatasync every segment holding bytes in
-//     [flushedOffset, target), then publish flushedOffset = target and wake the appends
-//     waiting for durability (SYNC_FLUSH group commit: one fdatasync for all waiters).
+//     [flushedOffset, target), then publish flushedOffset = target, wake the appends
+//     waiting for durability and call the WaitFlushedFunc callbacks the flush covers
+//     (SYNC_FLUSH group commit: one fdatasync for all waiters).
 //     ASYNC_FLUSH flushes on an interval, when enough bytes are dirty, or on request.
 //  4. Dispatch (dispatcher goroutine): read committed records, write consume-queue entries
 //     and index entries (pwrite per touched file per round), publish the queues' maxOffset,
