@@ -54,26 +54,16 @@ type Request struct {
 // and writes it on the request's connection. For oneway requests it sends nothing. A
 // request is answered at most once: later calls return ErrAlreadyReplied. It is safe to
 // call from any goroutine.
-func (r *Request) Reply(resp *protocol.RemotingCommand) error {
-	if !r.replied.CompareAndSwap(false, true) {
-		return ErrAlreadyReplied
-	}
-	if r.Cmd.IsOneway() {
-		return nil
-	}
-	defer r.Conn.inflight.Add(-1)
-	if resp == nil {
-		return fmt.Errorf("remoting: reply to %s: nil response", protocol.RequestCodeName(r.Cmd.Code))
-	}
-	resp.ResponseTo(r.Cmd)
-	return r.Conn.write(resp)
-}
+func (r *Request) Reply(resp *protocol.RemotingCommand) error { return r.reply(resp, true) }
 
 // ReplyDeferred is Reply without the write: the response is queued on r.Conn and goes out
-// with the connection's next write or its Flush, which the caller must then call. A goroutine
-// that answers many requests in a row (the replies one slave acknowledgement releases) queues
-// them all and flushes each connection once: one write instead of one per reply.
-func (r *Request) ReplyDeferred(resp *protocol.RemotingCommand) error {
+// with the connection's next write or its Flush/FlushAsync, which the caller must then call.
+// A goroutine that answers many requests in a row (the replies one slave acknowledgement
+// releases) queues them all and flushes each connection once: one write instead of one per
+// reply.
+func (r *Request) ReplyDeferred(resp *protocol.RemotingCommand) error { return r.reply(resp, false) }
+
+func (r *Request) reply(resp *protocol.RemotingCommand, flush bool) error {
 	if !r.replied.CompareAndSwap(false, true) {
 		return ErrAlreadyReplied
 	}
@@ -85,7 +75,7 @@ func (r *Request) ReplyDeferred(resp *protocol.RemotingCommand) error {
 		return fmt.Errorf("remoting: reply to %s: nil response", protocol.RequestCodeName(r.Cmd.Code))
 	}
 	resp.ResponseTo(r.Cmd)
-	return r.Conn.writeFrame(resp, false)
+	return r.Conn.writeFrame(resp, flush)
 }
 
 // Replied reports whether Reply has been called.

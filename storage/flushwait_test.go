@@ -115,15 +115,8 @@ func TestWaitFlushedFuncTimeoutAndClose(t *testing.T) {
 		t.Fatalf("durable offset: %d calls, err %v; want one immediate nil", durable.calls.Load(), durable.err)
 	}
 
-	release := make(chan struct{})
-	var blocked atomic.Bool
-	mem.SetSyncHook(func(name string) error {
-		if strings.Contains(name, "commitlog") && blocked.Load() {
-			<-release
-		}
-		return nil
-	})
-	blocked.Store(true)
+	stall := stallCommitLogSync(mem)
+	stall.block()
 	appendNoWait := func(body string) int64 {
 		m := msg("S", 0, body)
 		m.NoWait = true
@@ -152,8 +145,7 @@ func TestWaitFlushedFuncTimeoutAndClose(t *testing.T) {
 
 	var atClose flushResult
 	s.WaitFlushedFunc(appendNoWait("pending at close"), time.Minute, atClose.callback(s))
-	blocked.Store(false)
-	close(release)
+	stall.unblock()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -172,4 +164,29 @@ func TestWaitFlushedFuncTimeoutAndClose(t *testing.T) {
 			t.Fatalf("a callback was called %d times", n)
 		}
 	}
+}
+
+// syncStall holds every fdatasync of a commit-log segment of a MemFS while blocked.
+type syncStall struct {
+	blocked atomic.Bool
+	release chan struct{}
+}
+
+func stallCommitLogSync(mem *vfs.MemFS) *syncStall {
+	st := &syncStall{release: make(chan struct{})}
+	mem.SetSyncHook(func(name string) error {
+		if strings.Contains(name, "commitlog") && st.blocked.Load() {
+			<-st.release
+		}
+		return nil
+	})
+	return st
+}
+
+func (st *syncStall) block() { st.blocked.Store(true) }
+
+// unblock lets the held and all later syncs through.
+func (st *syncStall) unblock() {
+	st.blocked.Store(false)
+	close(st.release)
 }

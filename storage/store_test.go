@@ -667,15 +667,8 @@ func TestSyncFlushTimeout(t *testing.T) {
 	o.SyncFlushTimeout = 50 * time.Millisecond
 	s := openStore(t, o)
 	mustAppend(t, s, msg("S", 0, "fast"))
-	release := make(chan struct{})
-	var blocked atomic.Bool
-	mem.SetSyncHook(func(name string) error {
-		if strings.Contains(name, "commitlog") && blocked.Load() {
-			<-release
-		}
-		return nil
-	})
-	blocked.Store(true)
+	stall := stallCommitLogSync(mem)
+	stall.block()
 	r := s.Append(context.Background(), msg("S", 0, "slow"))
 	if r.Status != PutFlushDiskTimeout || !errors.Is(r.Err, ErrFlushTimeout) || r.QueueOffset != 1 {
 		t.Fatalf("blocked flush: %v %v qo=%d", r.Status, r.Err, r.QueueOffset)
@@ -690,8 +683,7 @@ func TestSyncFlushTimeout(t *testing.T) {
 	if r := s.Append(context.Background(), nw); r.Status != PutOK {
 		t.Fatalf("WAIT=false append: %v", r.Status)
 	}
-	blocked.Store(false)
-	close(release)
+	stall.unblock()
 	mustAppend(t, s, msg("S", 0, "fast again"))
 	if st := s.Stats(); st.PutFlushTimeouts != 2 {
 		t.Fatalf("flush timeouts %d", st.PutFlushTimeouts)
