@@ -401,7 +401,8 @@ func (s *Server) close() error {
 		s.unregisterAll()
 	}
 	s.polls.Close()
-	// Sends a SYNC_MASTER stored but has not answered yet get their answer (at most slaveTimeout).
+	// Sends stored but not answered yet (SYNC_MASTER waiting for the slave, SYNC_FLUSH waiting
+	// for the flusher) get their answer (at most slaveTimeout).
 	if !s.pendingReplies.wait(msDuration(s.opts.Config.SlaveTimeout) + time.Second) {
 		s.log.Warn("shutdown: sends still waiting for the slave are cut off")
 	}
