@@ -285,7 +285,7 @@ func (s *Server) sendBatch(rc *reqCtx, req *protocol.RemotingCommand, h *protoco
 	if h.SysFlag&message.SysFlagTransMask != 0 || wrapper[message.PropTransPrepared] == "true" {
 		return nil, protocol.Errorf(protocol.RespMessageIllegal, "batch message does not support transaction")
 	}
-	if lvl, _ := strconv.Atoi(wrapper[message.PropDelayLevel]); lvl > 0 {
+	if delayLevel(wrapper[message.PropDelayLevel]) > 0 {
 		return nil, protocol.Errorf(protocol.RespMessageIllegal, "batch message does not support delay message")
 	}
 	if strings.HasPrefix(h.Topic, topic.RetryPrefix) {

@@ -48,13 +48,13 @@ func DecodeSendMessageHeader(ext map[string]string, shortNames bool) (SendMessag
 	var h SendMessageRequestHeader
 	d := sendHeaderDecoder{ext: ext, short: shortNames}
 	var ok bool
-	if h.ProducerGroup, ok = d.str("a", "producerGroup"); !ok {
+	if h.ProducerGroup, ok = d.lookup("a", "producerGroup"); !ok {
 		return h, d.missing("producerGroup")
 	}
-	if h.Topic, ok = d.str("b", "topic"); !ok {
+	if h.Topic, ok = d.lookup("b", "topic"); !ok {
 		return h, d.missing("topic")
 	}
-	if h.DefaultTopic, ok = d.str("c", "defaultTopic"); !ok {
+	if h.DefaultTopic, ok = d.lookup("c", "defaultTopic"); !ok {
 		return h, d.missing("defaultTopic")
 	}
 	h.DefaultTopicQueueNums = int(d.int("d", "defaultTopicQueueNums", true))
@@ -62,12 +62,12 @@ func DecodeSendMessageHeader(ext map[string]string, shortNames bool) (SendMessag
 	h.SysFlag = int(d.int("f", "sysFlag", true))
 	h.BornTimestamp = d.int("g", "bornTimestamp", true)
 	h.Flag = int(d.int("h", "flag", true))
-	h.Properties, _ = d.str("i", "properties")
+	h.Properties, _ = d.lookup("i", "properties")
 	h.ReconsumeTimes = int(d.int("j", "reconsumeTimes", false))
 	h.UnitMode = d.bool("k", "unitMode")
 	h.MaxReconsumeTimes = int(d.int("l", "maxReconsumeTimes", false))
 	h.Batch = d.bool("m", "batch")
-	h.BrokerName, _ = d.str("n", "bname")
+	h.BrokerName, _ = d.lookup("n", "bname")
 	_, h.HasMaxReconsumeTimes = d.lookup("l", "maxReconsumeTimes")
 	return h, d.err
 }
@@ -88,10 +88,6 @@ func (d *sendHeaderDecoder) lookup(short, full string) (string, bool) {
 	}
 	v, ok := d.ext[full]
 	return v, ok
-}
-
-func (d *sendHeaderDecoder) str(short, full string) (string, bool) {
-	return d.lookup(short, full)
 }
 
 func (d *sendHeaderDecoder) missing(full string) error {
