@@ -134,6 +134,10 @@ bench-send: ## In-process send-path benchmarks (nameserver + broker + client in 
 bench-nats: build ## Side-by-side publish benchmark, gorocket vs NATS JetStream (test/natsbench/run.sh; W= S= D= to tune).
 	bash test/natsbench/run.sh $(if $(W),-w $(W)) $(if $(S),-s $(S)) $(if $(D),-d $(D))
 
+.PHONY: bench-replication
+bench-replication: build ## Replication cost, gorocket (no slave / ASYNC_MASTER / SYNC_MASTER) vs NATS JetStream (R1 / R2); N= rounds, W= D=.
+	bash test/natsbench/run.sh -r -w $(or $(W),64) -d $(or $(D),8s) -n $(or $(N),3)
+
 ##@ Tools (installed into bin/ from the Go module proxy; nothing else is downloaded)
 
 .PHONY: envtest

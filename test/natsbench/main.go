@@ -9,10 +9,15 @@
 //	natsbench -w 4 -s 1024 -d 10s --mode sync  --sync default
 //	natsbench -w 4 -s 1024 -d 10s --mode async --sync always --window 256
 //	natsbench --url nats://127.0.0.1:4222 ...   # against a server you started
+//	natsbench --replicas 2 ...                   # a 2-server JetStream cluster, stream R2
 //
 // --sync default keeps nats-server's sync_interval (2m: writes reach the OS page cache and are
 // fsynced periodically, like gorocket's ASYNC_FLUSH); --sync always fsyncs every write (like
 // SYNC_FLUSH). A duration (e.g. 100ms) sets sync_interval.
+//
+// --replicas N (2 or 3) starts N servers (child processes) as one JetStream cluster and creates the
+// stream with N replicas: a publish is acknowledged once a quorum of replicas stored it (for R2 both),
+// the NATS counterpart of a SYNC_MASTER broker with its slave.
 package main
 
 import (
@@ -47,6 +52,7 @@ type config struct {
 	dir        string
 	embedded   bool
 	connPerPub bool
+	replicas   int
 }
 
 func main() {
@@ -69,6 +75,7 @@ func main() {
 	fs.StringVar(&c.dir, "dir", "", "JetStream store directory (default: a temporary directory, removed afterwards)")
 	fs.BoolVar(&c.embedded, "embedded", false, "run nats-server inside this process instead of a child process")
 	fs.BoolVar(&c.connPerPub, "conn-per-publisher", false, "give every publisher its own connection (default: one shared connection)")
+	fs.IntVar(&c.replicas, "replicas", 1, "1: one server; 2 or 3: a JetStream cluster of that many servers (child processes) and a stream with as many replicas")
 	_ = fs.Parse(os.Args[1:])
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -91,6 +98,10 @@ func validate(c config) error {
 		return fmt.Errorf("--mode %q: want sync or async", c.mode)
 	case c.window < 1:
 		return errors.New("--window must be >= 1")
+	case c.replicas < 1 || c.replicas > 3:
+		return errors.New("--replicas must be 1, 2 or 3")
+	case c.replicas > 1 && (c.embedded || c.url != ""):
+		return errors.New("--replicas > 1 starts its own child servers: not with --embedded or --url")
 	}
 	_, _, err := parseSync(c.sync)
 	return err
@@ -116,16 +127,25 @@ func serverOptions(port int, dir, sync string) (*server.Options, error) {
 		return nil, err
 	}
 	return &server.Options{
-		Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true,
+		Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: os.Getenv("NATSBENCH_SERVER_LOG") == "",
 		JetStream: true, StoreDir: dir, SyncInterval: interval, SyncAlways: always,
 		JetStreamMaxStore: 8 << 30,
 	}, nil
 }
 
-// serve runs nats-server in this process until SIGTERM: `natsbench serve PORT DIR SYNC`.
+// clusterOptions makes opts one member of a JetStream cluster: name, cluster port and the routes to
+// every member (its own route is ignored by the server).
+func clusterOptions(opts *server.Options, name string, clusterPort int, routes string) {
+	opts.ServerName = name
+	opts.Cluster = server.ClusterOpts{Name: "natsbench", Host: "127.0.0.1", Port: clusterPort}
+	opts.Routes = server.RoutesFromStr(routes)
+}
+
+// serve runs nats-server in this process until SIGTERM: `natsbench serve PORT DIR SYNC`, or as a
+// cluster member: `natsbench serve PORT DIR SYNC NAME CLUSTERPORT ROUTES`.
 func serve(args []string) error {
-	if len(args) != 3 {
-		return errors.New("usage: natsbench serve PORT DIR SYNC")
+	if len(args) != 3 && len(args) != 6 {
+		return errors.New("usage: natsbench serve PORT DIR SYNC [NAME CLUSTERPORT ROUTES]")
 	}
 	port, err := strconv.Atoi(args[0])
 	if err != nil {
@@ -134,6 +154,13 @@ func serve(args []string) error {
 	opts, err := serverOptions(port, args[1], args[2])
 	if err != nil {
 		return err
+	}
+	if len(args) == 6 {
+		cport, err := strconv.Atoi(args[4])
+		if err != nil {
+			return err
+		}
+		clusterOptions(opts, args[3], cport, args[5])
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
@@ -202,12 +229,68 @@ func startServer(ctx context.Context, log *slog.Logger, c config) (string, func(
 		cleanupDir()
 		return "", nil, err
 	}
-	cmd := exec.Command(self, "serve", strconv.Itoa(port), dir, c.sync)
+	if c.replicas <= 1 {
+		stop, err := startChild(ctx, self, port, dir, c.sync, nil)
+		if err != nil {
+			cleanupDir()
+			return "", nil, err
+		}
+		log.Info("nats-server started", "url", url, "store", dir, "sync", c.sync)
+		return url, func() { stop(); cleanupDir() }, nil
+	}
+	// A cluster: client and cluster ports for every member, each member routes to all.
+	ports := []int{port}
+	var cports []int
+	for len(ports) < c.replicas || len(cports) < c.replicas {
+		p, err := freePort()
+		if err != nil {
+			cleanupDir()
+			return "", nil, err
+		}
+		if len(ports) < c.replicas {
+			ports = append(ports, p)
+		} else {
+			cports = append(cports, p)
+		}
+	}
+	routes, urls := "", ""
+	for i := range c.replicas {
+		if i > 0 {
+			routes += ","
+			urls += ","
+		}
+		routes += fmt.Sprintf("nats-route://127.0.0.1:%d", cports[i])
+		urls += fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
+	}
+	var stops []func()
+	stopAll := func() {
+		for _, st := range stops {
+			st()
+		}
+		cleanupDir()
+	}
+	for i := range c.replicas {
+		name := fmt.Sprintf("n%d", i+1)
+		st, err := startChild(ctx, self, ports[i], fmt.Sprintf("%s/%s", dir, name), c.sync,
+			[]string{name, strconv.Itoa(cports[i]), routes})
+		if err != nil {
+			stopAll()
+			return "", nil, err
+		}
+		stops = append(stops, st)
+	}
+	log.Info("nats-server cluster started", "urls", urls, "replicas", c.replicas, "store", dir, "sync", c.sync)
+	return urls, stopAll, nil
+}
+
+// startChild runs `natsbench serve` as a child process and waits until it accepts connections.
+func startChild(ctx context.Context, self string, port int, dir, sync string, cluster []string) (func(), error) {
+	args := append([]string{"serve", strconv.Itoa(port), dir, sync}, cluster...)
+	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		cleanupDir()
-		return "", nil, fmt.Errorf("start nats-server child: %w", err)
+		return nil, fmt.Errorf("start nats-server child: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -219,31 +302,27 @@ func startServer(ctx context.Context, log *slog.Logger, c config) (string, func(
 			_ = cmd.Process.Kill()
 			<-exited
 		}
-		cleanupDir()
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err == nil {
 			conn.Close()
-			break
+			return stop, nil
 		}
 		select {
 		case err := <-exited:
-			cleanupDir()
-			return "", nil, fmt.Errorf("nats-server child exited before listening: %v", err)
+			return nil, fmt.Errorf("nats-server child exited before listening: %v", err)
 		case <-ctx.Done():
 			stop()
-			return "", nil, ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return "", nil, errors.New("nats-server child not listening after 30s")
+			return nil, errors.New("nats-server child not listening after 30s")
 		}
 	}
-	log.Info("nats-server started", "url", url, "pid", cmd.Process.Pid, "store", dir, "sync", c.sync)
-	return url, stop, nil
 }
 
 // worker holds one publisher's interval and total statistics.
@@ -297,12 +376,25 @@ func run(ctx context.Context, log *slog.Logger, c config) error {
 	}
 	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	_ = jss[0].DeleteStream(setup, "BENCH")
-	if _, err := jss[0].CreateStream(setup, jetstream.StreamConfig{
-		Name: "BENCH", Subjects: []string{"bench.>"}, Storage: jetstream.FileStorage, Replicas: 1,
-		MaxBytes: 4 << 30, Discard: jetstream.DiscardOld,
-	}); err != nil {
-		return fmt.Errorf("create stream: %w", err)
+	if c.replicas <= 1 {
+		_ = jss[0].DeleteStream(setup, "BENCH")
+	}
+	// A fresh cluster needs a moment to elect its meta leader: retry until the stream exists.
+	for {
+		attempt, cancelAttempt := context.WithTimeout(setup, 3*time.Second)
+		_, err := jss[0].CreateStream(attempt, jetstream.StreamConfig{
+			Name: "BENCH", Subjects: []string{"bench.>"}, Storage: jetstream.FileStorage, Replicas: max(c.replicas, 1),
+			MaxBytes: 4 << 30, Discard: jetstream.DiscardOld,
+		})
+		cancelAttempt()
+		if err == nil {
+			break
+		}
+		if c.replicas <= 1 || setup.Err() != nil {
+			return fmt.Errorf("create stream: %w", err)
+		}
+		log.Info("stream not created yet, retrying", "err", err)
+		time.Sleep(200 * time.Millisecond)
 	}
 	payload := make([]byte, c.size)
 	for i := range payload {
@@ -363,7 +455,7 @@ loop:
 	for _, l := range SummaryLines("send", "latency", total.Count(), &total, errs, elapsed) {
 		fmt.Println(l)
 	}
-	fmt.Printf("server   sync=%s storage=file url=%s\n", c.sync, url)
+	fmt.Printf("server   sync=%s storage=file replicas=%d url=%s\n", c.sync, max(c.replicas, 1), url)
 	if total.Count() == 0 {
 		return errors.New("no message was acknowledged")
 	}
