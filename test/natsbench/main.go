@@ -127,7 +127,7 @@ func serverOptions(port int, dir, sync string) (*server.Options, error) {
 		return nil, err
 	}
 	return &server.Options{
-		Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: os.Getenv("NATSBENCH_SERVER_LOG") == "",
+		Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true,
 		JetStream: true, StoreDir: dir, SyncInterval: interval, SyncAlways: always,
 		JetStreamMaxStore: 8 << 30,
 	}, nil
@@ -239,18 +239,17 @@ func startServer(ctx context.Context, log *slog.Logger, c config) (string, func(
 		return url, func() { stop(); cleanupDir() }, nil
 	}
 	// A cluster: client and cluster ports for every member, each member routes to all.
-	ports := []int{port}
-	var cports []int
-	for len(ports) < c.replicas || len(cports) < c.replicas {
+	ports, cports := []int{port}, make([]int, c.replicas)
+	for i := range 2*c.replicas - 1 {
 		p, err := freePort()
 		if err != nil {
 			cleanupDir()
 			return "", nil, err
 		}
-		if len(ports) < c.replicas {
+		if i < c.replicas-1 {
 			ports = append(ports, p)
 		} else {
-			cports = append(cports, p)
+			cports[i-(c.replicas-1)] = p
 		}
 	}
 	routes, urls := "", ""
@@ -379,9 +378,14 @@ func run(ctx context.Context, log *slog.Logger, c config) error {
 	if c.replicas <= 1 {
 		_ = jss[0].DeleteStream(setup, "BENCH")
 	}
-	// A fresh cluster needs a moment to elect its meta leader: retry until the stream exists.
+	// A fresh cluster needs a moment to elect its meta leader: retry until the stream exists (a
+	// request sent before that waits for its own timeout, so each attempt gets 3 s).
+	attemptTimeout := 30 * time.Second
+	if c.replicas > 1 {
+		attemptTimeout = 3 * time.Second
+	}
 	for {
-		attempt, cancelAttempt := context.WithTimeout(setup, 3*time.Second)
+		attempt, cancelAttempt := context.WithTimeout(setup, attemptTimeout)
 		_, err := jss[0].CreateStream(attempt, jetstream.StreamConfig{
 			Name: "BENCH", Subjects: []string{"bench.>"}, Storage: jetstream.FileStorage, Replicas: max(c.replicas, 1),
 			MaxBytes: 4 << 30, Discard: jetstream.DiscardOld,
